@@ -1,0 +1,263 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/nuanxin/nuanxin/policy"
+)
+
+// Permissions used by the accounts routes.
+const (
+	PermLogin    policy.Permission = "auth:login"
+	PermLogout   policy.Permission = "auth:logout"
+	PermRegister policy.Permission = "account:register"
+	PermProfile  policy.Permission = "profile:read"
+	PermList     policy.Permission = "user:list"
+	PermCreate   policy.Permission = "user:create"
+	PermDisable  policy.Permission = "user:disable"
+)
+
+// Routes mounts the accounts API.
+func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
+	h := &handlers{svc: svc, gate: gate, log: log}
+	policy.Register(api, gate, PermLogin, huma.Operation{
+		OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login", Tags: []string{"auth"},
+		Summary:     "Log in with a phone number or username and a password",
+		Description: "Answers a bearer token for the Authorization header. Repeated failures are refused for a while per account and per address (429).",
+		Errors:      []int{400, 401, 403, 422, 429},
+	}, h.login)
+	policy.Register(api, gate, PermLogout, huma.Operation{
+		OperationID: "logout", Method: http.MethodPost, Path: "/api/v1/auth/logout", Tags: []string{"auth"},
+		Summary: "End the current session", DefaultStatus: http.StatusNoContent,
+	}, h.logout)
+	policy.Register(api, gate, PermRegister, huma.Operation{
+		OperationID: "register", Method: http.MethodPost, Path: "/api/v1/accounts", Tags: []string{"accounts"},
+		Summary: "Register as a rider", DefaultStatus: http.StatusCreated, Errors: []int{400, 409, 422},
+	}, h.register)
+	policy.Register(api, gate, PermProfile, huma.Operation{
+		OperationID: "me", Method: http.MethodGet, Path: "/api/v1/me", Tags: []string{"accounts"},
+		Summary: "The logged-in account and where it holds roles",
+	}, h.me)
+	policy.Register(api, gate, PermList, huma.Operation{
+		OperationID: "list-users", Method: http.MethodGet, Path: "/api/v1/admin/users", Tags: []string{"admin"},
+		Summary: "List accounts",
+	}, h.list)
+	policy.Register(api, gate, PermCreate, huma.Operation{
+		OperationID: "create-staff", Method: http.MethodPost, Path: "/api/v1/admin/users", Tags: []string{"admin"},
+		Summary: "Create an officer, station admin or admin account", DefaultStatus: http.StatusCreated, Errors: []int{400, 409, 422},
+	}, h.createStaff)
+	policy.Register(api, gate, PermDisable, huma.Operation{
+		OperationID: "set-user-disabled", Method: http.MethodPut, Path: "/api/v1/admin/users/{id}/disabled", Tags: []string{"admin"},
+		Summary: "Disable or re-enable an account; disabling ends its sessions at once", Errors: []int{400, 404, 409},
+	}, h.setDisabled)
+}
+
+type handlers struct {
+	svc  *Service
+	gate *policy.Gate
+	log  *slog.Logger
+}
+
+type loginInput struct {
+	Body struct {
+		Login    string `json:"login" minLength:"1" maxLength:"64" doc:"Mobile number or username"`
+		Password string `json:"password" minLength:"1" maxLength:"128"`
+	}
+	addr string
+}
+
+// Resolve captures the client's address for throttling.
+func (in *loginInput) Resolve(ctx huma.Context) []error {
+	in.addr = ClientAddr(ctx.RemoteAddr())
+	return nil
+}
+
+// ClientAddr strips the port from a remote address.
+func ClientAddr(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+type tokenOutput struct {
+	Body struct {
+		Token     string    `json:"token" doc:"Send as 'Authorization: Bearer <token>'"`
+		ExpiresAt time.Time `json:"expires_at"`
+		User      User      `json:"user"`
+	}
+}
+
+func (h *handlers) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
+	sess, err := h.svc.Login(ctx, in.Body.Login, in.Body.Password, in.addr)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &tokenOutput{}
+	out.Body.Token, out.Body.ExpiresAt, out.Body.User = sess.Token, sess.ExpiresAt, sess.User
+	return out, nil
+}
+
+type logoutInput struct {
+	Authorization string `header:"Authorization"`
+}
+
+func (h *handlers) logout(ctx context.Context, in *logoutInput) (*struct{}, error) {
+	if tok, ok := cutBearer(in.Authorization); ok {
+		if err := h.svc.Logout(ctx, tok); err != nil {
+			return nil, h.problem(err)
+		}
+	}
+	return nil, nil
+}
+
+func cutBearer(h string) (string, bool) {
+	const p = "Bearer "
+	if len(h) > len(p) && h[:len(p)] == p {
+		return h[len(p):], true
+	}
+	return "", false
+}
+
+type registerInput struct {
+	Body struct {
+		Phone       string `json:"phone" maxLength:"32" doc:"Mainland China mobile number"`
+		DisplayName string `json:"display_name" maxLength:"200"`
+		Password    string `json:"password" maxLength:"256"`
+		Work        string `json:"work" enum:"food_delivery,courier,ride_hailing,other"`
+	}
+}
+
+type userOutput struct {
+	Body User
+}
+
+func (h *handlers) register(ctx context.Context, in *registerInput) (*userOutput, error) {
+	u, err := h.svc.Register(ctx, RegisterInput{Phone: in.Body.Phone, DisplayName: in.Body.DisplayName, Password: in.Body.Password, Work: in.Body.Work})
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &userOutput{Body: u}, nil
+}
+
+type meOutput struct {
+	Body struct {
+		User  User              `json:"user"`
+		Roles map[string]string `json:"roles" doc:"Domain → role, e.g. \"cell:CS-0001\": \"officer\""`
+	}
+}
+
+func (h *handlers) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
+	p, _ := policy.PrincipalFrom(ctx)
+	u, err := h.svc.Get(ctx, p.UserID)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &meOutput{}
+	out.Body.User = u
+	out.Body.Roles = map[string]string{}
+	en := h.gate.Enforcer()
+	for _, role := range []string{policy.RoleRider, policy.RoleOfficer, policy.RoleStationAdmin, policy.RoleAdmin} {
+		for _, d := range en.Domains(p.Subject(), role) {
+			out.Body.Roles[d] = role
+		}
+	}
+	return out, nil
+}
+
+type listInput struct {
+	Kind string `query:"kind" enum:"rider,officer,station_admin,admin," doc:"Only accounts of this kind"`
+}
+
+type listOutput struct {
+	Body struct {
+		Users []User `json:"users"`
+	}
+}
+
+func (h *handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	users, err := h.svc.List(ctx, in.Kind)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &listOutput{}
+	out.Body.Users = users
+	return out, nil
+}
+
+type staffInput struct {
+	Body struct {
+		Username    string `json:"username" maxLength:"64"`
+		DisplayName string `json:"display_name" maxLength:"200"`
+		Password    string `json:"password" maxLength:"256"`
+		Kind        string `json:"kind" enum:"officer,station_admin,admin"`
+	}
+}
+
+func (h *handlers) createStaff(ctx context.Context, in *staffInput) (*userOutput, error) {
+	u, err := h.svc.CreateStaff(ctx, StaffInput{Username: in.Body.Username, DisplayName: in.Body.DisplayName, Password: in.Body.Password, Kind: in.Body.Kind})
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &userOutput{Body: u}, nil
+}
+
+type disableInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Disabled bool `json:"disabled"`
+	}
+}
+
+func (h *handlers) setDisabled(ctx context.Context, in *disableInput) (*userOutput, error) {
+	p, _ := policy.PrincipalFrom(ctx)
+	u, err := h.svc.SetDisabled(ctx, p.UserID, in.ID, in.Body.Disabled)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &userOutput{Body: u}, nil
+}
+
+// problem is the one place accounts errors become HTTP statuses.
+func (h *handlers) problem(err error) error {
+	var ve *ValidationError
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &ve):
+		return huma.Error422UnprocessableEntity(ve.Error(), &huma.ErrorDetail{Location: "body." + ve.Field, Message: ve.Reason})
+	case errors.As(err, &te):
+		return huma.ErrorWithHeaders(huma.Error429TooManyRequests(capitalize(te.Error())),
+			http.Header{"Retry-After": {strconv.Itoa(int(te.RetryAfter.Seconds()) + 1)}})
+	case errors.Is(err, ErrBadCredentials):
+		return huma.Error401Unauthorized(capitalize(err.Error()))
+	case errors.Is(err, ErrDisabled):
+		return huma.Error403Forbidden(capitalize(err.Error()))
+	case errors.Is(err, ErrLoginTaken):
+		return huma.Error409Conflict(capitalize(err.Error()))
+	case errors.Is(err, ErrSelf):
+		return huma.Error409Conflict(capitalize(err.Error()))
+	case errors.Is(err, ErrNotFound):
+		return huma.Error404NotFound("No account with that id.")
+	}
+	h.log.Error("accounts", "err", err)
+	return huma.Error500InternalServerError("Something went wrong on our side; please try again.")
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	if b[0] >= 'a' && b[0] <= 'z' {
+		b[0] -= 'a' - 'A'
+	}
+	return string(b) + "."
+}

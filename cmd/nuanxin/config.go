@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nuanxin/nuanxin/storage"
+)
+
+// config is every setting, filled from NUANXIN_* variables and then flags.
+type config struct {
+	Addr           string
+	Storage        storage.Config
+	AdminPassword  string
+	LogLevel       slog.Level
+	LogFormat      string
+	TrustProxy     bool
+	ReloadInterval time.Duration
+	ShutdownWait   time.Duration
+	Demo           bool
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(k, def string) string {
+		if v := getenv("NUANXIN_" + k); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs := flag.NewFlagSet("nuanxin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", env("ADDR", ":8080"), "listen address (NUANXIN_ADDR)")
+	fs.StringVar(&c.Storage.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory of the embedded stores (NUANXIN_DATA_DIR)")
+	fs.StringVar(&c.Storage.MongoURI, "mongo-uri", env("MONGO_URI", ""), "MongoDB URI; empty runs an embedded FerretDB (NUANXIN_MONGO_URI)")
+	fs.StringVar(&c.Storage.MongoDatabase, "mongo-db", env("MONGO_DB", "nuanxin"), "database name (NUANXIN_MONGO_DB)")
+	fs.StringVar(&c.Storage.S3Endpoint, "s3-endpoint", env("S3_ENDPOINT", ""), "S3/MinIO host:port; empty runs an embedded S3 server (NUANXIN_S3_ENDPOINT)")
+	fs.StringVar(&c.Storage.S3AccessKey, "s3-access-key", env("S3_ACCESS_KEY", ""), "S3 access key (NUANXIN_S3_ACCESS_KEY)")
+	fs.StringVar(&c.Storage.S3SecretKey, "s3-secret-key", env("S3_SECRET_KEY", ""), "S3 secret key (NUANXIN_S3_SECRET_KEY)")
+	fs.StringVar(&c.Storage.S3Bucket, "s3-bucket", env("S3_BUCKET", "nuanxin"), "bucket, created if missing (NUANXIN_S3_BUCKET)")
+	fs.StringVar(&c.Storage.S3Region, "s3-region", env("S3_REGION", ""), "S3 region (NUANXIN_S3_REGION)")
+	tls := fs.Bool("s3-tls", env("S3_TLS", "false") == "true", "use HTTPS to the S3 server (NUANXIN_S3_TLS)")
+	fs.StringVar(&c.AdminPassword, "admin-password", env("ADMIN_PASSWORD", ""), "password of the admin account created on first start; generated and logged once if empty (NUANXIN_ADMIN_PASSWORD)")
+	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (NUANXIN_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (NUANXIN_LOG_FORMAT)")
+	trust := fs.Bool("trust-proxy", env("TRUST_PROXY", "false") == "true", "take the client address from X-Forwarded-For (NUANXIN_TRUST_PROXY)")
+	reload := fs.String("reload-interval", env("RELOAD_INTERVAL", "1s"), "how often each instance picks up policy and map changes (NUANXIN_RELOAD_INTERVAL)")
+	wait := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may finish on SIGTERM (NUANXIN_SHUTDOWN_TIMEOUT)")
+	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.Storage.S3UseTLS, c.TrustProxy, c.Demo = *tls, *trust, *demo
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("log format %q: use text or json", c.LogFormat)
+	}
+	var err error
+	if c.ReloadInterval, err = positiveDuration("reload-interval", *reload); err != nil {
+		return c, err
+	}
+	if c.ReloadInterval > 5*time.Second {
+		return c, fmt.Errorf("reload-interval %s: at most 5s, so changes reach every instance within 5 seconds", *reload)
+	}
+	if c.ShutdownWait, err = positiveDuration("shutdown-timeout", *wait); err != nil {
+		return c, err
+	}
+	if c.Storage.S3Endpoint != "" && (c.Storage.S3AccessKey == "" || c.Storage.S3SecretKey == "") {
+		return c, fmt.Errorf("NUANXIN_S3_ENDPOINT is set: set NUANXIN_S3_ACCESS_KEY and NUANXIN_S3_SECRET_KEY too")
+	}
+	if len(c.Storage.S3Bucket) < 3 {
+		return c, fmt.Errorf("bucket %q: names need at least 3 characters", c.Storage.S3Bucket)
+	}
+	return c, nil
+}
+
+func positiveDuration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: give a positive duration such as 2s", name, s)
+	}
+	return d, nil
+}
+
+// LogValue masks secrets when the configuration is logged.
+func (c config) LogValue() slog.Value {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "****"
+	}
+	uri := c.Storage.MongoURI
+	if i := strings.Index(uri, "@"); i > 0 {
+		if j := strings.Index(uri, "://"); j > 0 && j < i {
+			uri = uri[:j+3] + "****" + uri[i:]
+		}
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data_dir", c.Storage.DataDir),
+		slog.String("mongo_uri", uri),
+		slog.String("mongo_db", c.Storage.MongoDatabase),
+		slog.String("s3_endpoint", c.Storage.S3Endpoint),
+		slog.String("s3_access_key", mask(c.Storage.S3AccessKey)),
+		slog.String("s3_secret_key", mask(c.Storage.S3SecretKey)),
+		slog.String("s3_bucket", c.Storage.S3Bucket),
+		slog.Bool("s3_tls", c.Storage.S3UseTLS),
+		slog.String("admin_password", mask(c.AdminPassword)),
+		slog.Bool("trust_proxy", c.TrustProxy),
+		slog.String("reload_interval", c.ReloadInterval.String()),
+		slog.Bool("demo", c.Demo),
+		slog.String("level", strconv.Quote(c.LogLevel.String())),
+	)
+}

@@ -1,0 +1,193 @@
+// Command nuanxin runs the Nuanxin server. With no configuration it starts
+// embedded document and object stores under ./data, so it runs on a laptop
+// with nothing installed; NUANXIN_MONGO_URI and NUANXIN_S3_ENDPOINT point it
+// at MongoDB and MinIO in production.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/nuanxin/nuanxin/accounts"
+	"github.com/nuanxin/nuanxin/council"
+	"github.com/nuanxin/nuanxin/grid"
+	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/storage"
+	"github.com/nuanxin/nuanxin/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "nuanxin:", err)
+		os.Exit(1)
+	}
+}
+
+// run builds everything in order (config, stores, policy, services, routes),
+// serves until ctx ends, then shuts down gracefully. listening, if set, is
+// told the bound address (tests listen on port 0).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, listening func(addr string)) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	log.Info("starting", "config", cfg)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Storage.Metrics = reg
+
+	stores, err := storage.Open(ctx, cfg.Storage, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stores.Close(cctx); err != nil {
+			log.Warn("close stores", "err", err)
+		}
+	}()
+	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
+
+	var indexes []storage.Index
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes()} {
+		indexes = append(indexes, ix...)
+	}
+	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
+		return err
+	}
+
+	enforcer, err := policy.NewEnforcer(ctx, stores.DB, log)
+	if err != nil {
+		return err
+	}
+	accountsSvc := accounts.NewService(stores.DB, enforcer, log)
+	gate := policy.NewGate(enforcer, accountsSvc, log)
+	gridSvc := grid.NewService(stores.DB, enforcer, officerLookup(accountsSvc), log)
+	if err := gridSvc.Load(ctx); err != nil {
+		return err
+	}
+	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(accountsSvc), log)
+
+	created, pw, err := accountsSvc.EnsureAdmin(ctx, cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	if created && cfg.AdminPassword == "" {
+		// Shown once: it is not stored anywhere in clear.
+		log.Warn("created the admin account; write this password down, it is not shown again", "login", "admin", "password", pw)
+	} else if created {
+		log.Info("created the admin account with NUANXIN_ADMIN_PASSWORD", "login", "admin")
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, stdout, accountsSvc, gridSvc, councilSvc); err != nil {
+			return fmt.Errorf("seed demo city: %w", err)
+		}
+	}
+
+	srv := web.NewServer(web.Options{Gate: gate, Ready: stores.Ping, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
+	accounts.Routes(srv.API, gate, accountsSvc, log)
+	grid.Routes(srv.API, gate, gridSvc, log)
+	council.Routes(srv.API, gate, councilSvc, log)
+	web.MountPages(srv, web.PageDeps{Gate: gate, Accounts: accountsSvc, Grid: gridSvc, Stations: councilSvc, Log: log})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { enforcer.Watch(bg, cfg.ReloadInterval) })
+	wg.Go(func() { gridSvc.Watch(bg, cfg.ReloadInterval) })
+	wg.Go(func() { pruneSessions(bg, accountsSvc, log) })
+	defer func() { stopBG(); wg.Wait() }()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.App.Listener(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; letting in-flight requests finish", "timeout", cfg.ShutdownWait)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+		log.Warn("server stopped", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func officerLookup(a *accounts.Service) grid.OfficerLookup {
+	return func(ctx context.Context, id string) (grid.Officer, bool, error) {
+		u, err := a.Get(ctx, id)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return grid.Officer{}, false, nil
+		}
+		if err != nil {
+			return grid.Officer{}, false, err
+		}
+		return grid.Officer{ID: u.ID, Name: u.DisplayName, Eligible: u.Kind == accounts.KindOfficer && !u.Disabled}, true, nil
+	}
+}
+
+func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
+	return func(ctx context.Context, id string) (bool, error) {
+		u, err := a.Get(ctx, id)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
+	}
+}
+
+func pruneSessions(ctx context.Context, a *accounts.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("prune sessions", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package council
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/storage"
+)
+
+const stationsCollection = "stations"
+
+// Indexes lists the indexes council needs.
+func Indexes() []storage.Index {
+	return []storage.Index{
+		{Collection: stationsCollection, Name: "name_unique", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	}
+}
+
+// Roles is what council needs from the policy store.
+type Roles interface {
+	Grant(ctx context.Context, subject, role, domain string) error
+}
+
+// StationAdminLookup reports whether id is an enabled station-admin account.
+type StationAdminLookup func(ctx context.Context, id string) (bool, error)
+
+// Service manages stations.
+type Service struct {
+	coll    *mongo.Collection
+	roles   Roles
+	isAdmin StationAdminLookup
+	log     *slog.Logger
+}
+
+// NewService builds the council service.
+func NewService(db *mongo.Database, roles Roles, isAdmin StationAdminLookup, log *slog.Logger) *Service {
+	return &Service{coll: db.Collection(stationsCollection), roles: roles, isAdmin: isAdmin, log: log}
+}
+
+// Create opens a station. Errors: *ValidationError, ErrNameTaken.
+func (s *Service) Create(ctx context.Context, in NewStation) (Station, error) {
+	in, err := in.clean()
+	if err != nil {
+		return Station{}, err
+	}
+	st := Station{ID: bson.NewObjectID().Hex(), Name: in.Name, Address: in.Address, Lat: in.Lat, Lng: in.Lng, Admins: []string{}, CreatedAt: time.Now().UTC()}
+	if _, err := s.coll.InsertOne(ctx, st); err != nil {
+		if storage.IsDuplicateKey(err) {
+			return Station{}, ErrNameTaken
+		}
+		return Station{}, fmt.Errorf("insert station: %w", err)
+	}
+	return st, nil
+}
+
+// List returns every station by name.
+func (s *Service) List(ctx context.Context) ([]Station, error) {
+	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}).SetLimit(1000))
+	if err != nil {
+		return nil, fmt.Errorf("list stations: %w", err)
+	}
+	out := []Station{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("list stations: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one station or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Station, error) {
+	var st Station
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&st)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Station{}, ErrNotFound
+	}
+	if err != nil {
+		return Station{}, fmt.Errorf("find station: %w", err)
+	}
+	return st, nil
+}
+
+// AddAdmin makes an enabled station-admin account an admin of the station.
+// The role is granted first, so a failure leaves at worst a grant that a retry
+// records; adding twice is a no-op.
+func (s *Service) AddAdmin(ctx context.Context, stationID, userID string) (Station, error) {
+	if _, err := s.Get(ctx, stationID); err != nil {
+		return Station{}, err
+	}
+	ok, err := s.isAdmin(ctx, userID)
+	if err != nil {
+		return Station{}, err
+	}
+	if !ok {
+		return Station{}, &ValidationError{Field: "user_id", Reason: ErrNotStationUser.Error()}
+	}
+	if err := s.roles.Grant(ctx, policy.Subject(userID), policy.RoleStationAdmin, policy.StationDomain(stationID)); err != nil {
+		return Station{}, err
+	}
+	// $addToSet is idempotent, so concurrent or repeated adds converge.
+	if _, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: stationID}}, bson.D{{Key: "$addToSet", Value: bson.D{{Key: "admins", Value: userID}}}}); err != nil {
+		return Station{}, fmt.Errorf("record station admin: %w", err)
+	}
+	return s.Get(ctx, stationID)
+}

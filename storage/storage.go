@@ -1,0 +1,158 @@
+// Package storage opens Nuanxin's two stores: a MongoDB-protocol document store
+// and an S3-protocol object store. Each is either a real server named by
+// configuration or an embedded one started in-process (FerretDB over SQLite,
+// gofakes3 over the file system) so that the product runs with nothing installed.
+// The application always talks the MongoDB wire protocol and the S3 protocol, so
+// there is one code path whichever server answers.
+//
+// The package knows nothing about reports, points or accounts.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Config selects the stores. Empty MongoURI or S3Endpoint means "embedded".
+type Config struct {
+	DataDir string // where embedded stores keep their files
+
+	MongoURI      string
+	MongoDatabase string
+
+	S3Endpoint  string // host:port
+	S3AccessKey string
+	S3SecretKey string
+	S3Bucket    string
+	S3Region    string
+	S3UseTLS    bool
+
+	// Metrics, if set, receives the store error counters.
+	Metrics prometheus.Registerer
+}
+
+// Stores holds the open stores. Close releases them and stops embedded servers.
+type Stores struct {
+	DB    *mongo.Database
+	Blobs *Blobs
+
+	// Embedded reports which stores run in-process.
+	EmbeddedDocs, EmbeddedBlobs bool
+
+	client  *mongo.Client
+	closers []func()
+}
+
+// Open opens (and, where configured so, starts) both stores and makes sure the
+// bucket exists. On error nothing is left running.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (s *Stores, err error) {
+	if cfg.MongoDatabase == "" {
+		cfg.MongoDatabase = "nuanxin"
+	}
+	if cfg.S3Bucket == "" {
+		cfg.S3Bucket = "nuanxin"
+	}
+	s = &Stores{}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+
+	uri := cfg.MongoURI
+	if uri == "" {
+		dir := filepath.Join(cfg.DataDir, "documents")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create document store directory: %w", err)
+		}
+		var stop func()
+		uri, stop, err = StartEmbeddedMongo(dir, log)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, stop)
+		s.EmbeddedDocs = true
+	}
+	errs := newStoreErrors(cfg.Metrics)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second).SetMonitor(errs.monitor()))
+	if err != nil {
+		return nil, fmt.Errorf("connect to document store: %w", err)
+	}
+	s.client = client
+	s.DB = client.Database(cfg.MongoDatabase)
+	if err := s.pingDocs(ctx); err != nil {
+		return nil, fmt.Errorf("document store does not answer: %w", err)
+	}
+
+	bc := BlobConfig{
+		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Region: cfg.S3Region, UseTLS: cfg.S3UseTLS, Presign: true,
+	}
+	if bc.Endpoint == "" {
+		dir := filepath.Join(cfg.DataDir, "objects")
+		emb, err := StartEmbeddedS3(dir, log)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, emb.Stop)
+		s.EmbeddedBlobs = true
+		bc.Endpoint, bc.AccessKey, bc.SecretKey, bc.UseTLS = emb.Endpoint, emb.AccessKey, emb.SecretKey, false
+		// gofakes3 does not check signatures, so a presigned URL to it would
+		// grant nothing; browsers get photos through the application instead.
+		bc.Presign = false
+	}
+	s.Blobs, err = OpenBlobs(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	s.Blobs.errs = errs
+	return s, nil
+}
+
+func (s *Stores) pingDocs(ctx context.Context) error {
+	return s.DB.RunCommand(ctx, map[string]any{"ping": 1}).Err()
+}
+
+// Ping reports whether both stores answer; it returns the first failure.
+func (s *Stores) Ping(ctx context.Context) error {
+	if err := s.pingDocs(ctx); err != nil {
+		return fmt.Errorf("document store: %w", err)
+	}
+	if err := s.Blobs.Ping(ctx); err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects and stops embedded servers, last opened first.
+func (s *Stores) Close(ctx context.Context) error {
+	var err error
+	if s.client != nil {
+		err = s.client.Disconnect(ctx)
+		s.client = nil
+	}
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+	return err
+}
+
+// IsDuplicateKey reports whether err is a unique-index violation: the one
+// operation that is atomic on every supported document store, which the
+// domains use for every "only once" rule.
+func IsDuplicateKey(err error) bool {
+	return mongo.IsDuplicateKeyError(err)
+}
+
+// ErrNotFound is returned by the object store wrapper when a key does not exist.
+var ErrNotFound = errors.New("storage: not found")

@@ -1,0 +1,226 @@
+// Package web is Nuanxin's HTTP front: the Fiber application with its
+// middleware (request ids, logs, metrics, security headers, body limits), the
+// JSON API's OpenAPI description, the operations endpoints and the
+// server-rendered pages. Domain packages mount their own API routes on it.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/nuanxin/nuanxin/policy"
+)
+
+// Permissions of the routes this package owns.
+const (
+	PermHealth   policy.Permission = "system:health"
+	PermDescribe policy.Permission = "api:describe"
+	PermPage     policy.Permission = "page:view"
+)
+
+// MaxBody is the largest request body accepted (a city's grid map); JSON
+// operations have their own, smaller limits.
+const MaxBody = 32 << 20
+
+// Server is the HTTP application.
+type Server struct {
+	App *fiber.App
+	API huma.API
+	log *slog.Logger
+
+	// errorPage renders an error for a browser; set by MountPages. Until
+	// then, and for the API, errors are problem+json.
+	errorPage func(c *fiber.Ctx, status int, detail string) error
+}
+
+// Options configure NewServer.
+type Options struct {
+	Gate     *policy.Gate
+	Ready    func(context.Context) error // nil when both stores answer
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+	// TrustProxy makes the client address come from X-Forwarded-For, for a
+	// deployment behind a reverse proxy.
+	TrustProxy bool
+}
+
+// NewServer builds the application with its middleware and operations
+// routes. Domains mount their routes on API (JSON) and App (pages) after.
+func NewServer(o Options) *Server {
+	cfg := fiber.Config{
+		AppName:               "nuanxin",
+		BodyLimit:             MaxBody,
+		ReadTimeout:           60 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+	}
+	s := &Server{log: o.Log}
+	cfg.ErrorHandler = s.handleError
+	if o.TrustProxy {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(cfg)
+	s.App = app
+
+	app.Use(recover.New())
+	app.Use(requestid.New())
+	app.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+		ReferrerPolicy:        "same-origin",
+		// HSTS only matters over TLS, which a proxy in front terminates.
+		HSTSMaxAge: 31536000,
+	}))
+	app.Use(observe(o.Registry, o.Log))
+
+	hc := huma.DefaultConfig("Nuanxin API", "1.0.0")
+	hc.Info.Description = "Nuanxin (暖新): gig workers report civic problems to their grid officers, earn points, and take part in station councils."
+	// Every route must pass the policy gate, so the spec is served by a gated
+	// route below rather than huma's own; the schema links are left out.
+	hc.OpenAPIPath, hc.DocsPath, hc.SchemasPath = "", "", ""
+	hc.CreateHooks = nil
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer"},
+	}
+	hc.Security = []map[string][]string{{"bearer": {}}, {}}
+	s.API = humafiber.New(app, hc)
+
+	g := o.Gate
+	var spec []byte
+	g.Handle(app, fiber.MethodGet, "/api/openapi.json", PermDescribe, func(c *fiber.Ctx) error {
+		if spec == nil {
+			b, err := json.Marshal(s.API.OpenAPI())
+			if err != nil {
+				return err
+			}
+			spec = b
+		}
+		c.Set(fiber.HeaderContentType, "application/vnd.oai.openapi+json")
+		return c.Send(spec)
+	})
+	g.Handle(app, fiber.MethodGet, "/healthz", PermHealth, func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	g.Handle(app, fiber.MethodGet, "/readyz", PermHealth, func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+		defer cancel()
+		if err := o.Ready(ctx); err != nil {
+			o.Log.Warn("not ready", "err", err)
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "detail": "a store does not answer"})
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	})
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	g.Handle(app, fiber.MethodGet, "/metrics", PermHealth, func(c *fiber.Ctx) error {
+		metrics(c.Context())
+		return nil
+	})
+	return s
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.App.ShutdownWithContext(ctx)
+}
+
+// observe logs each request once and records its metrics.
+func observe(reg *prometheus.Registry, log *slog.Logger) fiber.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuanxin_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"method", "route", "status"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "nuanxin_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "route"})
+	reg.MustRegister(requests, latency)
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			// The error handler has not run yet; work out what it will send.
+			var fe *fiber.Error
+			status = fiber.StatusInternalServerError
+			if errors.As(err, &fe) {
+				status = fe.Code
+			}
+		}
+		route := c.Route().Path
+		if status == fiber.StatusNotFound && route == "/" && c.Path() != "/" {
+			route = "(unmatched)" // keeps label values bounded
+		}
+		d := time.Since(start)
+		requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+		latency.WithLabelValues(c.Method(), route).Observe(d.Seconds())
+		lvl := slog.LevelInfo
+		if status >= 500 {
+			lvl = slog.LevelError
+		}
+		log.Log(c.UserContext(), lvl, "request",
+			"request_id", c.Locals("requestid"), "method", c.Method(), "path", c.Path(),
+			"route", route, "status", status, "duration_ms", float64(d.Microseconds())/1000)
+		return err
+	}
+}
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// errorHandler is the one place that turns an error escaping a Fiber handler
+// into a response: problem+json for the API, a page for browsers. Anything
+// that is not a *fiber.Error is unexpected: it is logged once with the request
+// id and answered with a plain 500.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	{
+		status, detail := fiber.StatusInternalServerError, "Something went wrong on our side; please try again."
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status, detail = fe.Code, fe.Message
+			if status == fiber.StatusRequestEntityTooLarge {
+				detail = "The request is too large: at most " + strconv.Itoa(MaxBody>>20) + " MB."
+			}
+			if status == fiber.StatusNotFound && detail == "Cannot "+c.Method()+" "+c.Path() {
+				detail = "There is nothing at " + c.Path() + "."
+			}
+		} else {
+			s.log.Error("unhandled error", "request_id", c.Locals("requestid"), "path", c.Path(), "err", err)
+		}
+		if s.errorPage != nil && wantsHTML(c) {
+			return s.errorPage(c, status, detail)
+		}
+		c.Status(status)
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		b, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+		return c.Send(b)
+	}
+}
+
+func wantsHTML(c *fiber.Ctx) bool {
+	p := c.Path()
+	if strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz" || p == "/metrics" {
+		return false
+	}
+	return strings.Contains(c.Get(fiber.HeaderAccept), "text/html") || c.Method() == fiber.MethodPost
+}
