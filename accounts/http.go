@@ -173,22 +173,22 @@ func (h *handlers) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	return out, nil
 }
 
-type listInput struct {
+type usersInput struct {
 	Kind string `query:"kind" enum:"rider,officer,station_admin,admin," doc:"Only accounts of this kind"`
 }
 
-type listOutput struct {
+type usersOutput struct {
 	Body struct {
 		Users []User `json:"users"`
 	}
 }
 
-func (h *handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+func (h *handlers) list(ctx context.Context, in *usersInput) (*usersOutput, error) {
 	users, err := h.svc.List(ctx, in.Kind)
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := &listOutput{}
+	out := &usersOutput{}
 	out.Body.Users = users
 	return out, nil
 }

@@ -40,23 +40,23 @@ type handlers struct {
 	log *slog.Logger
 }
 
-type listOutput struct {
+type stationsOutput struct {
 	Body struct {
 		Stations []Station `json:"stations"`
 	}
 }
 
-func (h *handlers) list(ctx context.Context, _ *struct{}) (*listOutput, error) {
+func (h *handlers) list(ctx context.Context, _ *struct{}) (*stationsOutput, error) {
 	sts, err := h.svc.List(ctx)
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := &listOutput{}
+	out := &stationsOutput{}
 	out.Body.Stations = sts
 	return out, nil
 }
 
-type createInput struct {
+type stationInput struct {
 	Body struct {
 		Name    string  `json:"name" maxLength:"200"`
 		Address string  `json:"address,omitempty" maxLength:"1000"`
@@ -69,7 +69,7 @@ type stationOutput struct {
 	Body Station
 }
 
-func (h *handlers) create(ctx context.Context, in *createInput) (*stationOutput, error) {
+func (h *handlers) create(ctx context.Context, in *stationInput) (*stationOutput, error) {
 	st, err := h.svc.Create(ctx, NewStation{Name: in.Body.Name, Address: in.Body.Address, Lat: in.Body.Lat, Lng: in.Body.Lng})
 	if err != nil {
 		return nil, h.problem(err)

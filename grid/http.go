@@ -104,15 +104,15 @@ func toJSON(v CellView) CellJSON {
 	return out
 }
 
-type listOutput struct {
+type cellsOutput struct {
 	Body struct {
 		Cells []CellJSON `json:"cells"`
 	}
 }
 
-func (h *handlers) list(ctx context.Context, _ *struct{}) (*listOutput, error) {
+func (h *handlers) list(ctx context.Context, _ *struct{}) (*cellsOutput, error) {
 	views := h.svc.Cells()
-	out := &listOutput{}
+	out := &cellsOutput{}
 	out.Body.Cells = make([]CellJSON, len(views))
 	for i, v := range views {
 		out.Body.Cells[i] = toJSON(v)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -38,7 +39,7 @@ type ObjectInfo struct {
 	Key         string
 	Size        int64
 	ContentType string
-	Metadata    map[string]string
+	Metadata    map[string]string // user metadata, keys in lower case
 }
 
 // ErrPresignUnavailable is returned by Presign when the configured server does
@@ -77,14 +78,21 @@ func OpenBlobs(ctx context.Context, cfg BlobConfig) (*Blobs, error) {
 // Bucket returns the bucket name.
 func (b *Blobs) Bucket() string { return b.bucket }
 
-// Ping checks that the bucket answers.
+// Ping checks that the server answers and the bucket exists.
 func (b *Blobs) Ping(ctx context.Context) error {
-	_, err := b.client.BucketExists(ctx, b.bucket)
-	return b.errs.object(err)
+	exists, err := b.client.BucketExists(ctx, b.bucket)
+	if b.errs.object(err) != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("bucket %q does not exist", b.bucket)
+	}
+	return nil
 }
 
 // Put stores size bytes from r under key. r should be an io.ReadSeeker so the
-// client can retry a failed part.
+// client can retry a failed part. Metadata keys are case-insensitive (they
+// travel as HTTP headers); ObjectInfo returns them in lower case.
 func (b *Blobs) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string, meta map[string]string) error {
 	_, err := b.client.PutObject(ctx, b.bucket, key, r, size, minio.PutObjectOptions{
 		ContentType:  contentType,
@@ -164,9 +172,11 @@ func (b *Blobs) mapErr(key string, err error) error {
 }
 
 func toInfo(st minio.ObjectInfo) ObjectInfo {
+	// minio-go hands keys back in header form ("Report-Id" for "report-id");
+	// lower case is what S3 itself uses and what callers wrote.
 	meta := make(map[string]string, len(st.UserMetadata))
 	for k, v := range st.UserMetadata {
-		meta[k] = v
+		meta[strings.ToLower(k)] = v
 	}
 	return ObjectInfo{Key: st.Key, Size: st.Size, ContentType: st.ContentType, Metadata: meta}
 }

@@ -25,9 +25,9 @@ func StartEmbeddedMongo(dir string, log *slog.Logger) (uri string, stop func(), 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	// FerretDB logs every connection at info level; only its warnings matter here.
+	// FerretDB logs every connection at info level and warns about commands the driver sends that it lacks (endSessions); only its errors matter here.
 	quiet := slog.New(log.Handler().WithGroup("ferretdb"))
-	quiet = slog.New(levelFloor{quiet.Handler(), slog.LevelWarn})
+	quiet = slog.New(levelFloor{quiet.Handler(), slog.LevelError})
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",

@@ -54,17 +54,19 @@ type Stores struct {
 
 // Open opens (and, where configured so, starts) both stores and makes sure the
 // bucket exists. On error nothing is left running.
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (s *Stores, err error) {
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err error) {
 	if cfg.MongoDatabase == "" {
 		cfg.MongoDatabase = "nuanxin"
 	}
 	if cfg.S3Bucket == "" {
 		cfg.S3Bucket = "nuanxin"
 	}
-	s = &Stores{}
+	// s is not the named result: "return nil, err" must not clear it before
+	// the deferred Close runs.
+	s := &Stores{}
 	defer func() {
 		if err != nil {
-			s.Close(context.Background())
+			_ = s.Close(context.Background())
 		}
 	}()
 

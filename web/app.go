@@ -152,6 +152,9 @@ func observe(reg *prometheus.Registry, log *slog.Logger) fiber.Handler {
 	reg.MustRegister(requests, latency)
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
+		// Fiber reuses these buffers after the handler returns, and the
+		// metrics keep their label strings: copy them.
+		method, path := strings.Clone(c.Method()), strings.Clone(c.Path())
 		err := c.Next()
 		status := c.Response().StatusCode()
 		if err != nil {
@@ -162,19 +165,19 @@ func observe(reg *prometheus.Registry, log *slog.Logger) fiber.Handler {
 				status = fe.Code
 			}
 		}
-		route := c.Route().Path
-		if status == fiber.StatusNotFound && route == "/" && c.Path() != "/" {
+		route := strings.Clone(c.Route().Path)
+		if status == fiber.StatusNotFound && route == "/" && path != "/" {
 			route = "(unmatched)" // keeps label values bounded
 		}
 		d := time.Since(start)
-		requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		latency.WithLabelValues(c.Method(), route).Observe(d.Seconds())
+		requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		latency.WithLabelValues(method, route).Observe(d.Seconds())
 		lvl := slog.LevelInfo
 		if status >= 500 {
 			lvl = slog.LevelError
 		}
 		log.Log(c.UserContext(), lvl, "request",
-			"request_id", c.Locals("requestid"), "method", c.Method(), "path", c.Path(),
+			"request_id", c.Locals("requestid"), "method", method, "path", path,
 			"route", route, "status", status, "duration_ms", float64(d.Microseconds())/1000)
 		return err
 	}

@@ -37,9 +37,9 @@ func main() {
 	}
 }
 
-// run builds everything in order (config, stores, policy, services, routes),
-// serves until ctx ends, then shuts down gracefully. listening, if set, is
-// told the bound address (tests listen on port 0).
+// run builds the application, serves until ctx ends, then shuts down
+// gracefully. listening, if set, is told the bound address (tests listen on
+// port 0).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, listening func(addr string)) error {
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
@@ -47,65 +47,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := newLogger(cfg, stdout)
 	log.Info("starting", "config", cfg)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg.Storage.Metrics = reg
-
-	stores, err := storage.Open(ctx, cfg.Storage, log)
+	a, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := stores.Close(cctx); err != nil {
-			log.Warn("close stores", "err", err)
-		}
-	}()
-	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
-
-	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes()} {
-		indexes = append(indexes, ix...)
-	}
-	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
-		return err
-	}
-
-	enforcer, err := policy.NewEnforcer(ctx, stores.DB, log)
-	if err != nil {
-		return err
-	}
-	accountsSvc := accounts.NewService(stores.DB, enforcer, log)
-	gate := policy.NewGate(enforcer, accountsSvc, log)
-	gridSvc := grid.NewService(stores.DB, enforcer, officerLookup(accountsSvc), log)
-	if err := gridSvc.Load(ctx); err != nil {
-		return err
-	}
-	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(accountsSvc), log)
-
-	created, pw, err := accountsSvc.EnsureAdmin(ctx, cfg.AdminPassword)
-	if err != nil {
-		return err
-	}
-	if created && cfg.AdminPassword == "" {
-		// Shown once: it is not stored anywhere in clear.
-		log.Warn("created the admin account; write this password down, it is not shown again", "login", "admin", "password", pw)
-	} else if created {
-		log.Info("created the admin account with NUANXIN_ADMIN_PASSWORD", "login", "admin")
-	}
-	if cfg.Demo {
-		if err := seedDemo(ctx, stdout, accountsSvc, gridSvc, councilSvc); err != nil {
-			return fmt.Errorf("seed demo city: %w", err)
-		}
-	}
-
-	srv := web.NewServer(web.Options{Gate: gate, Ready: stores.Ping, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
-	accounts.Routes(srv.API, gate, accountsSvc, log)
-	grid.Routes(srv.API, gate, gridSvc, log)
-	council.Routes(srv.API, gate, councilSvc, log)
-	web.MountPages(srv, web.PageDeps{Gate: gate, Accounts: accountsSvc, Grid: gridSvc, Stations: councilSvc, Log: log})
+	defer a.close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -115,16 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if listening != nil {
 		listening(ln.Addr().String())
 	}
-
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { enforcer.Watch(bg, cfg.ReloadInterval) })
-	wg.Go(func() { gridSvc.Watch(bg, cfg.ReloadInterval) })
-	wg.Go(func() { pruneSessions(bg, accountsSvc, log) })
-	defer func() { stopBG(); wg.Wait() }()
-
 	served := make(chan error, 1)
-	go func() { served <- srv.App.Listener(ln) }()
+	go func() { served <- a.srv.App.Listener(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -133,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log.Info("shutting down; letting in-flight requests finish", "timeout", cfg.ShutdownWait)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := a.srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
@@ -141,6 +79,99 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// app is the built application: what run serves and what tests drive.
+type app struct {
+	srv      *web.Server
+	gate     *policy.Gate
+	accounts *accounts.Service
+	grid     *grid.Service
+	closers  []func()
+}
+
+// close stops background work and closes the stores, last opened first.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// newApp builds everything in order: stores, indexes, policy, services,
+// background watchers and routes. On error nothing is left running.
+func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	a := &app{}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Storage.Metrics = reg
+
+	stores, err := storage.Open(ctx, cfg.Storage, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stores.Close(cctx); err != nil {
+			log.Warn("close stores", "err", err)
+		}
+	})
+	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
+
+	var indexes []storage.Index
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes()} {
+		indexes = append(indexes, ix...)
+	}
+	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
+		return nil, err
+	}
+
+	enforcer, err := policy.NewEnforcer(ctx, stores.DB, log)
+	if err != nil {
+		return nil, err
+	}
+	a.accounts = accounts.NewService(stores.DB, enforcer, log)
+	a.gate = policy.NewGate(enforcer, a.accounts, log)
+	a.grid = grid.NewService(stores.DB, enforcer, officerLookup(a.accounts), log)
+	if err := a.grid.Load(ctx); err != nil {
+		return nil, err
+	}
+	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(a.accounts), log)
+
+	created, pw, err := a.accounts.EnsureAdmin(ctx, cfg.AdminPassword)
+	if err != nil {
+		return nil, err
+	}
+	if created && cfg.AdminPassword == "" {
+		// Shown once: it is not stored anywhere in clear.
+		log.Warn("created the admin account; write this password down, it is not shown again", "login", "admin", "password", pw)
+	} else if created {
+		log.Info("created the admin account with NUANXIN_ADMIN_PASSWORD", "login", "admin")
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, stdout, a.accounts, a.grid, councilSvc); err != nil {
+			return nil, fmt.Errorf("seed demo city: %w", err)
+		}
+	}
+
+	a.srv = web.NewServer(web.Options{Gate: a.gate, Ready: stores.Ping, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
+	accounts.Routes(a.srv.API, a.gate, a.accounts, log)
+	grid.Routes(a.srv.API, a.gate, a.grid, log)
+	council.Routes(a.srv.API, a.gate, councilSvc, log)
+	web.MountPages(a.srv, web.PageDeps{Gate: a.gate, Accounts: a.accounts, Grid: a.grid, Stations: councilSvc, Log: log})
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { enforcer.Watch(bg, cfg.ReloadInterval) })
+	wg.Go(func() { a.grid.Watch(bg, cfg.ReloadInterval) })
+	wg.Go(func() { pruneSessions(bg, a.accounts, log) })
+	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
+	return a, nil
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
