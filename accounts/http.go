@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -111,20 +112,12 @@ type logoutInput struct {
 }
 
 func (h *handlers) logout(ctx context.Context, in *logoutInput) (*struct{}, error) {
-	if tok, ok := cutBearer(in.Authorization); ok {
+	if tok, ok := strings.CutPrefix(in.Authorization, "Bearer "); ok {
 		if err := h.svc.Logout(ctx, tok); err != nil {
 			return nil, h.problem(err)
 		}
 	}
 	return nil, nil
-}
-
-func cutBearer(h string) (string, bool) {
-	const p = "Bearer "
-	if len(h) > len(p) && h[:len(p)] == p {
-		return h[len(p):], true
-	}
-	return "", false
 }
 
 type registerInput struct {
