@@ -105,10 +105,7 @@ func NormalizePhone(s string) (string, error) {
 		}
 		return r
 	}, strings.TrimSpace(s))
-	s = strings.TrimPrefix(s, "+86")
-	if strings.HasPrefix(s, "0086") {
-		s = s[4:]
-	}
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "+86"), "0086")
 	if !phoneRe.MatchString(s) {
 		return "", &ValidationError{Field: "phone", Reason: "enter a mainland China mobile number: 11 digits starting with 13–19, e.g. 13800138000"}
 	}
