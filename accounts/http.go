@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 
 	"github.com/nuanxin/nuanxin/policy"
 )
@@ -75,18 +75,12 @@ type loginInput struct {
 	addr string
 }
 
-// Resolve captures the client's address for throttling.
+// Resolve captures the client's address for throttling. Fiber's IP honours
+// the configured proxy header, so behind a reverse proxy each client is
+// throttled on its own address rather than all on the proxy's.
 func (in *loginInput) Resolve(ctx huma.Context) []error {
-	in.addr = ClientAddr(ctx.RemoteAddr())
+	in.addr = strings.Clone(humafiber.Unwrap(ctx).IP())
 	return nil
-}
-
-// ClientAddr strips the port from a remote address.
-func ClientAddr(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
 }
 
 type tokenOutput struct {

@@ -149,3 +149,79 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Behind a trusted proxy each client is throttled on its own address, not
+// all clients on the proxy's.
+func TestThrottlePerClientBehindProxy(t *testing.T) {
+	_, base := mustApp(t, testEnv(t, map[string]string{"NUANXIN_TRUST_PROXY": "true"}))
+	try := func(client, login, password string) int {
+		req, err := http.NewRequest("POST", base+"/api/v1/auth/login", strings.NewReader(`{"login":"`+login+`","password":"`+password+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 20 {
+		try("203.0.113.7", "user"+strings.Repeat("x", i%4)+"abc", "wrong")
+	}
+	if got := try("203.0.113.7", "admin", adminPassword); got != 429 {
+		t.Errorf("the guessing client: status %d, want 429", got)
+	}
+	if got := try("198.51.100.9", "admin", adminPassword); got != 200 {
+		t.Errorf("another client behind the same proxy: status %d, want 200", got)
+	}
+}
+
+// A browser's session cookie alone cannot change anything through the API:
+// another site could make the browser send it. The CSRF token must come too.
+func TestCookieAuthNeedsCSRFForChanges(t *testing.T) {
+	_, base := mustApp(t, testEnv(t, nil))
+	admin := login(t, base, "admin", adminPassword)
+	send := func(csrfCookie, csrfHeader string) int {
+		req, err := http.NewRequest("POST", base+"/api/v1/stations", strings.NewReader(`{"name":"驿站`+csrfHeader+`","lat":28.2,"lng":112.9}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(&http.Cookie{Name: "nx_session", Value: admin.token})
+		if csrfCookie != "" {
+			req.AddCookie(&http.Cookie{Name: "nx_csrf", Value: csrfCookie})
+		}
+		if csrfHeader != "" {
+			req.Header.Set("X-CSRF-Token", csrfHeader)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send("", ""); got != 403 {
+		t.Errorf("cookie without CSRF token: status %d, want 403", got)
+	}
+	if got := send("token-a", "token-b"); got != 403 {
+		t.Errorf("mismatched CSRF token: status %d, want 403", got)
+	}
+	if got := send("token-a", "token-a"); got != 201 {
+		t.Errorf("matching CSRF token: status %d, want 201", got)
+	}
+	// Reading with the cookie needs no token.
+	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+	req.AddCookie(&http.Cookie{Name: "nx_session", Value: admin.token})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET with the cookie: status %d, want 200", resp.StatusCode)
+	}
+}
