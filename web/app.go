@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -47,6 +48,11 @@ type Server struct {
 	// errorPage renders an error for a browser; set by MountPages. Until
 	// then, and for the API, errors are problem+json.
 	errorPage func(c *fiber.Ctx, status int, detail string) error
+
+	// closing is closed when shutdown starts, ending live streams that
+	// would otherwise hold the shutdown until its timeout.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // Options configure NewServer.
@@ -71,7 +77,7 @@ func NewServer(o Options) *Server {
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 	}
-	s := &Server{log: o.Log}
+	s := &Server{log: o.Log, closing: make(chan struct{})}
 	cfg.ErrorHandler = s.handleError
 	if o.TrustProxy {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
@@ -137,6 +143,7 @@ func NewServer(o Options) *Server {
 // Shutdown stops accepting connections and waits for in-flight requests
 // until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	return s.App.ShutdownWithContext(ctx)
 }
 

@@ -23,6 +23,10 @@ type config struct {
 	ReloadInterval time.Duration
 	ShutdownWait   time.Duration
 	Demo           bool
+
+	AcknowledgeWithin time.Duration
+	DecideWithin      time.Duration
+	SLAInterval       time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -51,6 +55,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	trust := fs.Bool("trust-proxy", env("TRUST_PROXY", "false") == "true", "take the client address from X-Forwarded-For (NUANXIN_TRUST_PROXY)")
 	reload := fs.String("reload-interval", env("RELOAD_INTERVAL", "1s"), "how often each instance picks up policy and map changes (NUANXIN_RELOAD_INTERVAL)")
 	wait := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may finish on SIGTERM (NUANXIN_SHUTDOWN_TIMEOUT)")
+	ack := fs.String("acknowledge-within", env("ACKNOWLEDGE_WITHIN", "10m"), "officers acknowledge a report within this (NUANXIN_ACKNOWLEDGE_WITHIN)")
+	decide := fs.String("decide-within", env("DECIDE_WITHIN", "24h"), "officers verify or reject a report within this (NUANXIN_DECIDE_WITHIN)")
+	sla := fs.String("sla-interval", env("SLA_INTERVAL", "15s"), "how often missed deadlines are looked for (NUANXIN_SLA_INTERVAL)")
 	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -73,6 +80,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("reload-interval %s: at most 5s, so changes reach every instance within 5 seconds", *reload)
 	}
 	if c.ShutdownWait, err = positiveDuration("shutdown-timeout", *wait); err != nil {
+		return c, err
+	}
+	if c.AcknowledgeWithin, err = positiveDuration("acknowledge-within", *ack); err != nil {
+		return c, err
+	}
+	if c.DecideWithin, err = positiveDuration("decide-within", *decide); err != nil {
+		return c, err
+	}
+	if c.SLAInterval, err = positiveDuration("sla-interval", *sla); err != nil {
 		return c, err
 	}
 	if c.Storage.S3Endpoint != "" && (c.Storage.S3AccessKey == "" || c.Storage.S3SecretKey == "") {
@@ -120,6 +136,8 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("trust_proxy", c.TrustProxy),
 		slog.String("reload_interval", c.ReloadInterval.String()),
 		slog.Bool("demo", c.Demo),
+		slog.String("acknowledge_within", c.AcknowledgeWithin.String()),
+		slog.String("decide_within", c.DecideWithin.String()),
 		slog.String("level", strconv.Quote(c.LogLevel.String())),
 	)
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,7 +24,9 @@ import (
 	"github.com/nuanxin/nuanxin/accounts"
 	"github.com/nuanxin/nuanxin/council"
 	"github.com/nuanxin/nuanxin/grid"
+	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
 	"github.com/nuanxin/nuanxin/web"
 )
@@ -87,6 +90,8 @@ type app struct {
 	gate     *policy.Gate
 	accounts *accounts.Service
 	grid     *grid.Service
+	reports  *reports.Service
+	inbox    *inbox.Service
 	closers  []func()
 }
 
@@ -124,7 +129,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -142,6 +147,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(a.accounts), log)
+	a.inbox = inbox.NewService(stores.DB, admins(enforcer), log)
+	a.reports = reports.NewService(stores.DB, stores.Blobs, gridRouter{a.grid}, activeAccounts{a.accounts}, a.inbox,
+		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin}, log)
 
 	created, pw, err := a.accounts.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
@@ -163,6 +171,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	accounts.Routes(a.srv.API, a.gate, a.accounts, log)
 	grid.Routes(a.srv.API, a.gate, a.grid, log)
 	council.Routes(a.srv.API, a.gate, councilSvc, log)
+	reports.Routes(a.srv.API, a.gate, a.reports, log)
+	inbox.Routes(a.srv.API, a.gate, a.inbox, log)
+	web.MountLive(a.srv, web.LiveDeps{Gate: a.gate, Reports: a.reports, Inbox: a.inbox, Log: log})
 	web.MountPages(a.srv, web.PageDeps{Gate: a.gate, Accounts: a.accounts, Grid: a.grid, Stations: councilSvc, Log: log})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -170,6 +181,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	wg.Go(func() { enforcer.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { a.grid.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { pruneSessions(bg, a.accounts, log) })
+	wg.Go(func() { a.reports.Run(bg, cfg.SLAInterval) })
 	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
 	return a, nil
 }
@@ -205,6 +217,64 @@ func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
 			return false, err
 		}
 		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
+	}
+}
+
+// gridRouter is what reports needs of the grid.
+type gridRouter struct{ g *grid.Service }
+
+func (r gridRouter) Locate(lat, lng float64) (string, bool) {
+	c, ok := r.g.Locate(lat, lng)
+	return c.Code, ok
+}
+
+func (r gridRouter) Officers(cell string) (primary, backup string) {
+	v, err := r.g.Cell(cell)
+	if err != nil {
+		return "", ""
+	}
+	if p := v.Assignment.Primary; p != nil {
+		primary = p.ID
+	}
+	if b := v.Assignment.Backup; b != nil {
+		backup = b.ID
+	}
+	return primary, backup
+}
+
+func (r gridRouter) DistanceToBorder(cell string, lat, lng float64) (float64, bool) {
+	return r.g.Index().DistanceToBorder(cell, lat, lng)
+}
+
+func (r gridRouter) Exists(cell string) bool {
+	_, err := r.g.Cell(cell)
+	return err == nil
+}
+
+// activeAccounts tells reports whether an account can take work.
+type activeAccounts struct{ a *accounts.Service }
+
+func (x activeAccounts) Active(ctx context.Context, id string) (bool, error) {
+	u, err := x.a.Get(ctx, id)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Disabled, nil
+}
+
+// admins lists the admin accounts, for notifications.
+func admins(en *policy.Enforcer) func() []string {
+	return func() []string {
+		var ids []string
+		for _, sub := range en.Holders(policy.RoleAdmin, policy.DomainAll) {
+			if id, ok := strings.CutPrefix(sub, "user:"); ok {
+				ids = append(ids, id)
+			}
+		}
+		return ids
 	}
 }
 

@@ -1,0 +1,269 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Actor is who takes an action: their account id and the role they act in.
+type Actor struct {
+	ID   string
+	Role string // RoleOfficer or RoleAdmin (RoleSystem for the SLA worker)
+}
+
+// ActionInput is an officer's or admin's action on a report.
+type ActionInput struct {
+	Action     Action
+	Severity   int    // verify: 1 (minor) to 3 (urgent)
+	Reason     string // reject: one of RejectReasons; handover: why
+	Note       string
+	Cell       string // handover: the cell that should take it
+	AfterPhoto []byte // resolve: optional photo of the fixed problem
+}
+
+// CellExists is what handover needs of the grid.
+type CellExists interface {
+	Exists(cell string) bool
+}
+
+func (s *Service) checkInput(in *ActionInput) error {
+	note, err := cleanText("note", in.Note, MaxNote)
+	if err != nil {
+		return err
+	}
+	in.Note = note
+	switch in.Action {
+	case ActVerify:
+		if in.Severity < 1 || in.Severity > 3 {
+			return &ValidationError{Field: "severity", Reason: "give a severity from 1 (minor) to 3 (urgent)"}
+		}
+	case ActReject:
+		if !slices.Contains(RejectReasons, in.Reason) {
+			return &ValidationError{Field: "reason", Reason: "choose one of not_a_problem, duplicate, outside_area, insufficient_evidence, abusive"}
+		}
+	case ActHandover:
+		if in.Cell == "" {
+			return &ValidationError{Field: "cell", Reason: "name the cell that should take the report"}
+		}
+		if in.Note == "" {
+			return &ValidationError{Field: "note", Reason: "say why the report belongs to another cell"}
+		}
+	case ActAcknowledge, ActStart, ActResolve, ActReopen, ActConfirmDuplicate, ActUnlinkDuplicate:
+	default:
+		return &ValidationError{Field: "action", Reason: fmt.Sprintf("unknown action %q", in.Action)}
+	}
+	if in.AfterPhoto != nil && in.Action != ActResolve {
+		return &ValidationError{Field: "after_photo", Reason: "an after-photo goes with resolve only"}
+	}
+	return nil
+}
+
+// Act applies an action. It answers *TransitionError (with the allowed
+// actions) when the report's status does not allow it, *ValidationError for
+// bad input, ErrNotFound, ErrConflict when others keep changing the report,
+// ErrUnavailable when a store fails. Permission to act in the report's cell is
+// the caller's to check, before calling.
+func (s *Service) Act(ctx context.Context, actor Actor, id string, in ActionInput) (Report, error) {
+	if err := s.checkInput(&in); err != nil {
+		return Report{}, err
+	}
+	var after *Photo
+	if in.AfterPhoto != nil {
+		p, err := ProcessPhoto(in.AfterPhoto)
+		if err != nil {
+			return Report{}, fmt.Errorf("after photo: %w", err)
+		}
+		photo, keys, err := s.putPhoto(ctx, fmt.Sprintf("%s%s/%s-%s", photoPrefix, id, randomHex(6), "after"), p)
+		if err != nil {
+			s.removeObjects(ctx, keys)
+			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		after = &photo
+		defer func() {
+			if after != nil { // not attached: remove it
+				s.removeObjects(ctx, keys)
+			}
+		}()
+	}
+	r, err := s.transition(ctx, id, actor, in.Action, func(r Report, st *State) error {
+		return s.applyAction(ctx, r, st, in)
+	}, in.Note, in.Reason)
+	if err != nil {
+		return Report{}, err
+	}
+	if after != nil {
+		if err := s.store.setAfterPhoto(ctx, id, *after); err != nil {
+			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		r.AfterPhoto, after = after, nil
+	}
+	return r, nil
+}
+
+func (s *Service) applyAction(ctx context.Context, r Report, st *State, in ActionInput) error {
+	now := st.UpdatedAt
+	switch in.Action {
+	case ActAcknowledge:
+		st.AckedAt = now
+	case ActVerify:
+		if st.AckedAt.IsZero() {
+			st.AckedAt = now
+		}
+		st.DecidedAt, st.Severity = now, in.Severity
+	case ActReject:
+		if st.AckedAt.IsZero() {
+			st.AckedAt = now
+		}
+		st.DecidedAt, st.RejectReason = now, in.Reason
+	case ActResolve:
+		st.ResolvedAt = now
+	case ActReopen:
+		st.ResolvedAt, st.RejectReason = timeZero, ""
+		st.DecidedAt = timeZero
+		st.DecideDue, st.EscalatedDue = now.Add(s.cfg.DecideWithin), false
+	case ActHandover:
+		if in.Cell == r.Cell {
+			return &ValidationError{Field: "cell", Reason: "the report is in that cell already"}
+		}
+		ce, ok := s.grid.(CellExists)
+		if ok && !ce.Exists(in.Cell) {
+			return &ValidationError{Field: "cell", Reason: fmt.Sprintf("there is no cell %q on the map", in.Cell)}
+		}
+		next, err := s.routeTo(ctx, in.Cell, r.Lat, r.Lng)
+		if err != nil {
+			return err
+		}
+		st.Cell, st.OfficerID, st.BackupID, st.NearBorder = next.Cell, next.OfficerID, next.BackupID, false
+		// The new officer gets a full acknowledgement window; the rider's
+		// 24-hour promise is not reset by moving the report between cells.
+		st.AckedAt, st.AckDue, st.EscalatedAck = timeZero, now.Add(s.cfg.AcknowledgeWithin), false
+	case ActConfirmDuplicate:
+		if st.DuplicateOf == "" {
+			return &ValidationError{Field: "action", Reason: "the report is not linked to another as a duplicate"}
+		}
+		st.DuplicateState = "confirmed"
+	case ActUnlinkDuplicate:
+		if st.DuplicateOf == "" {
+			return &ValidationError{Field: "action", Reason: "the report is not linked to another as a duplicate"}
+		}
+		st.DuplicateOf, st.DuplicateState = "", ""
+	}
+	return nil
+}
+
+// routeTo routes a handed-over report to cell: its officers, as at submission.
+func (s *Service) routeTo(ctx context.Context, cell string, lat, lng float64) (State, error) {
+	st := State{Cell: cell}
+	primary, backup := s.grid.Officers(cell)
+	for _, id := range []string{primary, backup} {
+		if id == "" {
+			continue
+		}
+		active, err := s.accounts.Active(ctx, id)
+		if err != nil {
+			return st, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if active {
+			st.OfficerID = id
+			break
+		}
+	}
+	if st.OfficerID != backup {
+		st.BackupID = backup
+	}
+	return st, nil
+}
+
+// transition appends one entry to the report's timeline and projects it onto
+// the report. The unique (report, seq) index decides between concurrent
+// writers: the loser re-reads and tries again against the new state, which
+// may no longer allow its action. A report whose projection lags its
+// timeline (a writer stopped between the two writes) is repaired first.
+func (s *Service) transition(ctx context.Context, id string, actor Actor, action Action, change func(Report, *State) error, note, reason string) (Report, error) {
+	const attempts = 5
+	for range attempts {
+		r, err := s.store.report(ctx, id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return Report{}, err
+			}
+			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		rule, manual := transitions[action]
+		if manual && !slices.Contains(rule.from, r.Status) {
+			return Report{}, &TransitionError{Action: action, Status: r.Status, Allowed: Allowed(r.Status)}
+		}
+		st := r.State
+		st.Seq++
+		st.UpdatedAt = s.now()
+		if manual && rule.to != "" {
+			st.Status = rule.to
+		}
+		if err := change(r, &st); err != nil {
+			if errors.Is(err, errSkip) {
+				return r, err
+			}
+			return Report{}, err
+		}
+		st.NextDue = nextDue(st)
+		e := Entry{ID: entryID(id, st.Seq), ReportID: id, Seq: st.Seq, Action: action, From: r.Status,
+			ActorRole: actor.Role, ActorID: actor.ID, Cell: st.Cell, Note: note, Reason: reason, At: st.UpdatedAt, After: st}
+		err = s.store.insertEntry(ctx, e)
+		if errors.Is(err, errDuplicate) {
+			if err := s.repair(ctx, id); err != nil {
+				return Report{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if err := s.store.setState(ctx, id, st); err != nil {
+			// The entry stands; the next reader repairs the projection.
+			s.log.Warn("project timeline entry", "report", id, "seq", st.Seq, "err", err)
+		}
+		r.State = st
+		s.publish(ctx, r, e)
+		return r, nil
+	}
+	return Report{}, ErrConflict
+}
+
+// errSkip tells transition that the change is not needed (the SLA worker
+// found the escalation done already).
+var errSkip = errors.New("nothing to do")
+
+var timeZero time.Time
+
+// repair writes the timeline's last entry onto the report.
+func (s *Service) repair(ctx context.Context, id string) error {
+	e, err := s.store.lastEntry(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := s.store.setState(ctx, id, e.After); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// publish announces an entry. A failure is logged: the entry stays
+// unpublished and Redeliver sends it later.
+func (s *Service) publish(ctx context.Context, r Report, e Entry) {
+	if s.events == nil {
+		return
+	}
+	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReporterID: r.ReporterID, Category: r.Category,
+		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
+		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID, At: e.At}
+	if err := s.events.Publish(ctx, ev); err != nil {
+		s.log.Warn("publish report event; will redeliver", "event", e.ID, "err", err)
+		return
+	}
+	if err := s.store.markPublished(ctx, e.ID); err != nil {
+		s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+	}
+}

@@ -1,0 +1,164 @@
+package reports
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Scope says whose reports a caller may list: an officer's cells, or
+// everything (an admin).
+type Scope struct {
+	All   bool
+	Cells []string
+}
+
+// QueueFilter narrows the queue.
+type QueueFilter struct {
+	Status     Status // "" = open ones
+	Category   string
+	Cell       string
+	Unassigned bool // only reports no officer has (the admin queue)
+	Limit      int
+	Offset     int
+}
+
+// Queue is one page of a queue, with counts per status over the same scope
+// and filters (status aside).
+type Queue struct {
+	Reports []Report
+	Counts  map[Status]int64
+}
+
+// ListQueue lists reports in scope ordered by their next deadline.
+func (s *Service) ListQueue(ctx context.Context, scope Scope, f QueueFilter) (Queue, error) {
+	base := bson.D{}
+	switch {
+	case f.Cell != "":
+		if !scope.All && !slices.Contains(scope.Cells, f.Cell) {
+			return Queue{Reports: []Report{}, Counts: map[Status]int64{}}, nil
+		}
+		base = append(base, bson.E{Key: "cell", Value: f.Cell})
+	case !scope.All:
+		base = append(base, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
+	}
+	if f.Unassigned {
+		base = append(base, bson.E{Key: "officer_id", Value: ""})
+	}
+	if f.Category != "" {
+		base = append(base, bson.E{Key: "category", Value: f.Category})
+	}
+	counts, err := s.store.countByStatus(ctx, base)
+	if err != nil {
+		return Queue{}, err
+	}
+	filter := slices.Clone(base)
+	if f.Status != "" {
+		filter = append(filter, bson.E{Key: "status", Value: f.Status})
+	} else {
+		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{StatusSubmitted, StatusAcknowledged, StatusVerified, StatusInProgress}}}})
+	}
+	if f.Limit <= 0 || f.Limit > 100 {
+		f.Limit = 50
+	}
+	rs, err := s.store.find(ctx, filter, options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset)).SetLimit(int64(f.Limit)))
+	if err != nil {
+		return Queue{}, err
+	}
+	return Queue{Reports: rs, Counts: counts}, nil
+}
+
+// Figures are service figures over a period for one cell or officer.
+type Figures struct {
+	Key              string  `json:"key" doc:"cell code or officer id"`
+	Reports          int     `json:"reports"`
+	AckedInTimeShare float64 `json:"acked_in_time_share" doc:"share of reports acknowledged within the commitment, 0 to 1"`
+	MedianAckSeconds float64 `json:"median_ack_seconds"`
+	MedianDecideSecs float64 `json:"median_decide_seconds"`
+	OpenBacklog      int     `json:"open_backlog"`
+}
+
+// ComputeFigures computes figures per cell and per officer over reports
+// created since 'since', within scope. Medians are computed in Go: the
+// embedded store has no arithmetic in pipelines.
+func (s *Service) ComputeFigures(ctx context.Context, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
+	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$gte", Value: since}}}}
+	if !scope.All {
+		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
+	}
+	rs, err := s.store.find(ctx, filter, options.Find().SetLimit(100_000).SetProjection(bson.D{{Key: "photos", Value: 0}, {Key: "description", Value: 0}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	type acc struct {
+		n, inTime, open int
+		ack, decide     []float64
+	}
+	cells, officers := map[string]*acc{}, map[string]*acc{}
+	add := func(m map[string]*acc, k string, r Report) {
+		a := m[k]
+		if a == nil {
+			a = &acc{}
+			m[k] = a
+		}
+		a.n++
+		if !r.AckedAt.IsZero() {
+			a.ack = append(a.ack, r.AckedAt.Sub(r.CreatedAt).Seconds())
+			if !r.AckedAt.After(r.AckDue) {
+				a.inTime++
+			}
+		}
+		if !r.DecidedAt.IsZero() {
+			a.decide = append(a.decide, r.DecidedAt.Sub(r.CreatedAt).Seconds())
+		}
+		if r.Status.Open() {
+			a.open++
+		}
+	}
+	for _, r := range rs {
+		add(cells, r.Cell, r)
+		if r.OfficerID != "" {
+			add(officers, r.OfficerID, r)
+		}
+	}
+	out := func(m map[string]*acc) []Figures {
+		var fs []Figures
+		for k, a := range m {
+			fs = append(fs, Figures{Key: k, Reports: a.n, AckedInTimeShare: float64(a.inTime) / float64(a.n),
+				MedianAckSeconds: median(a.ack), MedianDecideSecs: median(a.decide), OpenBacklog: a.open})
+		}
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Key < fs[j].Key })
+		return fs
+	}
+	return out(cells), out(officers), nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return xs[m]
+	}
+	return (xs[m-1] + xs[m]) / 2
+}
+
+// Changed lists reports in scope (or the reporter's own) updated after since,
+// oldest change first: what live pages poll for.
+func (s *Service) Changed(ctx context.Context, scope Scope, reporterID string, since time.Time, limit int64) ([]Report, error) {
+	filter := bson.D{{Key: "updated_at", Value: bson.D{{Key: "$gt", Value: since}}}}
+	switch {
+	case reporterID != "":
+		filter = append(filter, bson.E{Key: "reporter_id", Value: reporterID})
+	case !scope.All:
+		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
+	}
+	return s.store.find(ctx, filter, options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(limit))
+}
