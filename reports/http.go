@@ -420,13 +420,15 @@ func (h *handlers) problem(err error) error {
 	var te *TransitionError
 	switch {
 	case errors.As(err, &pe):
-		if pe.Code == "too_large" {
-			return huma.Error413RequestEntityTooLarge(err.Error())
+		// "photo 2: " from Submit, then the reason a rider can act on.
+		detail := capitalize(strings.TrimSuffix(err.Error(), pe.Error()) + pe.Reason)
+		switch pe.Code {
+		case PhotoTooLarge:
+			return huma.Error413RequestEntityTooLarge(detail)
+		case PhotoUnsupported:
+			return huma.NewError(http.StatusUnsupportedMediaType, detail)
 		}
-		if pe.Code == "unsupported_format" {
-			return huma.NewError(http.StatusUnsupportedMediaType, err.Error())
-		}
-		return huma.Error422UnprocessableEntity(err.Error())
+		return huma.Error422UnprocessableEntity(detail)
 	case errors.As(err, &ve):
 		return huma.Error422UnprocessableEntity(ve.Error(), &huma.ErrorDetail{Location: ve.Field, Message: ve.Reason})
 	case errors.As(err, &te):
