@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -31,7 +32,8 @@ func StartEmbeddedMongo(dir string, log *slog.Logger) (uri string, stop func(), 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		// A URI: a directory named with '#' or '?' must be escaped.
+		SQLiteURL: "file:" + (&url.URL{Path: dir + "/"}).EscapedPath(),
 		Logger:    quiet,
 	})
 	if err != nil {
