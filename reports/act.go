@@ -72,7 +72,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, in ActionInpu
 	}
 	var after *Photo
 	if in.AfterPhoto != nil {
-		p, err := ProcessPhoto(in.AfterPhoto)
+		p, err := s.processPhoto(ctx, in.AfterPhoto)
 		if err != nil {
 			return Report{}, fmt.Errorf("after photo: %w", err)
 		}

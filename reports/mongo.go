@@ -22,7 +22,8 @@ const (
 // of them: (cell, status, next_due) for an officer's cells, (officer_id,
 // next_due) for the admin's unassigned queue, (status, next_due) for the SLA
 // worker, (reporter_id, created_at) for "my reports", (category, created_at)
-// for the duplicate search, and (updated_at) for live updates.
+// for the duplicate search, (updated_at) for live updates and (created_at)
+// for Open311 searches by date.
 func Indexes() []storage.Index {
 	return []storage.Index{
 		{Collection: reportsCollection, Name: "cell_status_due", Keys: bson.D{{Key: "cell", Value: 1}, {Key: "status", Value: 1}, {Key: "next_due", Value: 1}}},
@@ -33,6 +34,7 @@ func Indexes() []storage.Index {
 		{Collection: reportsCollection, Name: "reporter_created", Keys: bson.D{{Key: "reporter_id", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: reportsCollection, Name: "category_created", Keys: bson.D{{Key: "category", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: reportsCollection, Name: "updated", Keys: bson.D{{Key: "updated_at", Value: 1}}},
+		{Collection: reportsCollection, Name: "created", Keys: bson.D{{Key: "created_at", Value: -1}}},
 		{Collection: timelineCollection, Name: "report_seq", Keys: bson.D{{Key: "report_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
 		{Collection: timelineCollection, Name: "unpublished", Keys: bson.D{{Key: "published", Value: 1}, {Key: "at", Value: 1}}},
 	}

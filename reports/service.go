@@ -84,6 +84,11 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	// photoSlots bounds how many photos are decoded at once: one decode of a
+	// 40-megapixel photo may take a few hundred MB, so a burst of uploads
+	// must queue rather than exhaust memory.
+	photoSlots chan struct{}
+
 	// afterPhotos, when set (by tests), runs between storing the photos and
 	// storing the report: where a failing document store hurts most.
 	afterPhotos func()
@@ -101,7 +106,7 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 		cfg.Categories = DefaultCategories
 	}
 	return &Service{store: newStore(db), blobs: blobs, grid: grid, accounts: accounts, events: events, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }}
+		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2)}
 }
 
 // Categories returns the configured categories.
@@ -212,7 +217,7 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 
 	processed := make([]Processed, len(in.Photos))
 	for i, raw := range in.Photos {
-		p, err := ProcessPhoto(raw)
+		p, err := s.processPhoto(ctx, raw)
 		if err != nil {
 			return Report{}, false, fmt.Errorf("photo %d: %w", i+1, err)
 		}
@@ -289,6 +294,17 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	}
 	s.publish(ctx, r, e)
 	return r, true, nil
+}
+
+// processPhoto runs ProcessPhoto when a slot is free.
+func (s *Service) processPhoto(ctx context.Context, raw []byte) (Processed, error) {
+	select {
+	case s.photoSlots <- struct{}{}:
+	case <-ctx.Done():
+		return Processed{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	defer func() { <-s.photoSlots }()
+	return ProcessPhoto(raw)
 }
 
 func (s *Service) replay(r Report, hash string) (Report, bool, error) {

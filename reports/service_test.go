@@ -22,10 +22,7 @@ import (
 )
 
 // Two 1 km cells side by side: T-0001 west of lng 112.98, T-0002 east.
-var (
-	inWest = [2]float64{28.195, 112.975}
-	inEast = [2]float64{28.195, 112.985}
-)
+var inWest = [2]float64{28.195, 112.975}
 
 // gridAdapter is cmd/nuanxin's adapter, repeated: reports sees the grid only
 // through its Grid interface.
@@ -333,7 +330,9 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"polyglot", func(s *reports.Submission) { s.Photos = [][]byte{photo(t, "polyglot.jpg")} }, reports.PhotoNotAnImage},
 		{"PNG bomb", func(s *reports.Submission) { s.Photos = [][]byte{photo(t, "bomb-20000x20000.png")} }, reports.PhotoTooManyPixels},
 		{"HEIC", func(s *reports.Submission) { s.Photos = [][]byte{photo(t, "road.heic")} }, reports.PhotoUnsupported},
-		{"11 MB", func(s *reports.Submission) { s.Photos = [][]byte{append(append([]byte{}, clean...), make([]byte, 11<<20)...)} }, reports.PhotoTooLarge},
+		{"11 MB", func(s *reports.Submission) {
+			s.Photos = [][]byte{append(append([]byte{}, clean...), make([]byte, 11<<20)...)}
+		}, reports.PhotoTooLarge},
 		{"no photos", func(s *reports.Submission) { s.Photos = nil }, "validation"},
 		{"four photos", func(s *reports.Submission) { s.Photos = [][]byte{clean, clean, clean, clean} }, "validation"},
 		{"NaN latitude", func(s *reports.Submission) { s.Lat = &nan }, "validation"},

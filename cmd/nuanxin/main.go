@@ -25,6 +25,7 @@ import (
 	"github.com/nuanxin/nuanxin/council"
 	"github.com/nuanxin/nuanxin/grid"
 	"github.com/nuanxin/nuanxin/inbox"
+	"github.com/nuanxin/nuanxin/open311"
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // app is the built application: what run serves and what tests drive.
 type app struct {
+	stores   *storage.Stores
 	srv      *web.Server
 	gate     *policy.Gate
 	accounts *accounts.Service
@@ -119,6 +121,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return nil, err
 	}
+	a.stores = stores
 	a.closers = append(a.closers, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -129,7 +132,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -173,6 +176,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	council.Routes(a.srv.API, a.gate, councilSvc, log)
 	reports.Routes(a.srv.API, a.gate, a.reports, log)
 	inbox.Routes(a.srv.API, a.gate, a.inbox, log)
+	open311Keys := open311.NewKeys(stores.DB, log)
+	open311.Routes(a.srv.App, a.srv.API, a.gate, open311Keys, open311.NewService(stores.DB, a.reports, open311Keys, log), log)
 	web.MountLive(a.srv, web.LiveDeps{Gate: a.gate, Reports: a.reports, Inbox: a.inbox, Log: log})
 	web.MountPages(a.srv, web.PageDeps{Gate: a.gate, Accounts: a.accounts, Grid: a.grid, Stations: councilSvc, Log: log})
 
