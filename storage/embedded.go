@@ -30,8 +30,8 @@ func StartEmbeddedMongo(dir string, log *slog.Logger) (uri string, stop func(), 
 	quiet := slog.New(log.Handler().WithGroup("ferretdb"))
 	quiet = slog.New(levelFloor{quiet.Handler(), slog.LevelError})
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:   "sqlite",
+		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:  "sqlite",
 		// A URI: a directory named with '#' or '?' must be escaped.
 		SQLiteURL: "file:" + (&url.URL{Path: dir + "/"}).EscapedPath(),
 		Logger:    quiet,
