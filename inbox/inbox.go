@@ -66,8 +66,7 @@ func NewService(db *mongo.Database, admins func() []string, log *slog.Logger) *S
 // inserts nothing new: the unique _id makes handling idempotent.
 func (s *Service) Publish(ctx context.Context, e reports.Event) error {
 	for _, r := range s.recipients(e) {
-		n := Notification{ID: e.ID + "/" + r.user, UserID: r.user, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID,
-			Status: e.Status, Category: e.Category, Cell: e.Cell, Why: r.why, At: e.At}
+		n := s.Notification(e, r.user, r.why)
 		if _, err := s.coll.InsertOne(ctx, n); err != nil && !storage.IsDuplicateKey(err) {
 			return fmt.Errorf("store notification: %w", err)
 		}
@@ -76,6 +75,22 @@ func (s *Service) Publish(ctx context.Context, e reports.Event) error {
 }
 
 type recipient struct{ user, why string }
+
+// Notifies reports whether the event notifies the user, and why.
+func (s *Service) Notifies(e reports.Event, userID string) (why string, ok bool) {
+	for _, r := range s.recipients(e) {
+		if r.user == userID {
+			return r.why, true
+		}
+	}
+	return "", false
+}
+
+// Notification returns the notification an event makes for a user.
+func (s *Service) Notification(e reports.Event, userID, why string) Notification {
+	return Notification{ID: e.ID + "/" + userID, UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID,
+		Status: e.Status, Category: e.Category, Cell: e.Cell, Why: why, At: e.At}
+}
 
 func (s *Service) recipients(e reports.Event) []recipient {
 	var out []recipient

@@ -256,9 +256,10 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry) {
 	if s.events == nil {
 		return
 	}
-	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReporterID: r.ReporterID, Category: r.Category,
+	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
-		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID, At: e.At}
+		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
+		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At}
 	if err := s.events.Publish(ctx, ev); err != nil {
 		s.log.Warn("publish report event; will redeliver", "event", e.ID, "err", err)
 		return

@@ -46,6 +46,7 @@ type Event struct {
 	ID         string
 	Action     Action
 	ReportID   string
+	ReportSeq  int // the report's timeline entry this event is
 	ReporterID string
 	Category   string
 	Status     Status
@@ -54,6 +55,8 @@ type Event struct {
 	Cell       string
 	OfficerID  string
 	BackupID   string
+	NextDue    time.Time
+	Escalated  bool // a deadline was missed
 	At         time.Time
 }
 
@@ -61,6 +64,21 @@ type Event struct {
 // handling idempotent by Event.ID.
 type Events interface {
 	Publish(ctx context.Context, e Event) error
+}
+
+// Fanout hands each event to several consumers in order. If one fails the
+// event counts as undelivered and is delivered to all of them again later,
+// which idempotent consumers absorb.
+type Fanout []Events
+
+// Publish implements Events.
+func (f Fanout) Publish(ctx context.Context, e Event) error {
+	for _, c := range f {
+		if err := c.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Config holds the service commitments and the category list.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,17 +23,16 @@ const PermLive policy.Permission = "live:read"
 
 // LiveDeps is what the live stream needs.
 type LiveDeps struct {
-	Gate    *policy.Gate
-	Reports *reports.Service
-	Inbox   *inbox.Service
-	Log     *slog.Logger
-	// Every is how often the stream looks for changes; 1 s by default.
-	Every time.Duration
+	Gate  *policy.Gate
+	Feed  *reports.Feed
+	Inbox *inbox.Service
+	Log   *slog.Logger
 }
 
 // liveReport is what a page needs to update a report it shows.
 type liveReport struct {
 	ID        string         `json:"id"`
+	Action    reports.Action `json:"action"`
 	Status    reports.Status `json:"status"`
 	Seq       int            `json:"seq"`
 	Cell      string         `json:"cell"`
@@ -43,22 +44,18 @@ type liveReport struct {
 
 // MountLive adds GET /api/v1/live, a Server-Sent Events stream of the
 // caller's changes: "report" events for their own reports (riders) or the
-// reports in their cells (officers; everything for admins), and "notification"
-// events from their inbox. The stream reads the document store, not process
-// memory, so a change made through any server instance reaches every
-// browser. Last-Event-ID resumes after a dropped connection.
+// reports in their cells (officers; everything for admins), and
+// "notification" events for what lands in their inbox. It follows the
+// reports feed, which every instance reads, so a change made through any
+// server reaches every browser. Last-Event-ID (a feed position) resumes after
+// a dropped connection without losing changes.
 func MountLive(s *Server, d LiveDeps) {
-	if d.Every <= 0 {
-		d.Every = time.Second
-	}
 	d.Gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
 		p, _ := policy.PrincipalFrom(c.UserContext())
-		scope, reporter := liveScope(d.Gate, p)
-		since := time.Now().UTC()
-		if id := c.Get("Last-Event-ID"); id != "" {
-			if t, err := time.Parse(time.RFC3339Nano, id); err == nil && time.Since(t) < 24*time.Hour {
-				since = t
-			}
+		scope := liveScope(d.Gate, p)
+		after := d.Feed.Last()
+		if v, err := strconv.ParseInt(c.Get("Last-Event-ID"), 10, 64); err == nil && v >= 0 && v <= after {
+			after = v
 		}
 		c.Set(fiber.HeaderContentType, "text/event-stream")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -74,18 +71,18 @@ func MountLive(s *Server, d LiveDeps) {
 				case <-ctx.Done():
 				}
 			}()
-			streamLive(ctx, w, d, p.UserID, scope, reporter, since)
+			streamLive(ctx, w, d, p, scope, after)
 		})
 		return nil
 	})
 }
 
-// liveScope picks what the caller follows: the cells they act in, or
-// their own reports.
-func liveScope(g *policy.Gate, p policy.Principal) (reports.Scope, string) {
+// liveScope is what the caller follows: everything (admins), the cells they
+// act in (officers), or only their own reports.
+func liveScope(g *policy.Gate, p policy.Principal) reports.Scope {
 	en := g.Enforcer()
-	if en.Allowed(p.Subject(), true, reports.PermQueue, policy.DomainAll) {
-		return reports.Scope{All: true}, ""
+	if en.Allowed(p.Subject(), true, reports.PermEscalations, policy.DomainAll) {
+		return reports.Scope{All: true}
 	}
 	var cells []string
 	for _, d := range en.Domains(p.Subject(), policy.RoleOfficer) {
@@ -93,56 +90,59 @@ func liveScope(g *policy.Gate, p policy.Principal) (reports.Scope, string) {
 			cells = append(cells, c)
 		}
 	}
-	if len(cells) > 0 {
-		return reports.Scope{Cells: cells}, ""
-	}
-	return reports.Scope{}, p.UserID
+	return reports.Scope{Cells: cells}
 }
 
-func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, userID string, scope reports.Scope, reporter string, since time.Time) {
+func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Principal, scope reports.Scope, after int64) {
+	changes, stop := d.Feed.Subscribe()
+	defer stop()
 	fmt.Fprintf(w, "retry: 2000\n: connected\n\n")
 	if w.Flush() != nil {
 		return
 	}
-	t := time.NewTicker(d.Every)
-	defer t.Stop()
-	noteSince, lastWrite := since, time.Now()
+	// Changes since the browser's last event, read before following live.
+	backlog, err := d.Feed.Read(ctx, after, 500)
+	if err != nil {
+		d.Log.Warn("live: read the feed", "err", err)
+	}
+	for _, c := range backlog {
+		writeChange(w, d, p, scope, c)
+		after = c.Seq
+	}
+	if w.Flush() != nil {
+		return
+	}
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		changed, err := d.Reports.Changed(ctx, scope, reporter, since, 100)
-		if err != nil {
-			d.Log.Warn("live: read changes", "err", err)
-			continue
-		}
-		for _, r := range changed {
-			b, _ := json.Marshal(liveReport{ID: r.ID, Status: r.Status, Seq: r.Seq, Cell: r.Cell, Category: r.Category,
-				NextDue: r.NextDue, Escalated: r.EscalatedAck || r.EscalatedDue, UpdatedAt: r.UpdatedAt})
-			fmt.Fprintf(w, "id: %s\nevent: report\ndata: %s\n\n", r.UpdatedAt.Format(time.RFC3339Nano), b)
-			since = r.UpdatedAt
-		}
-		notes, err := d.Inbox.Since(ctx, userID, noteSince)
-		if err != nil {
-			d.Log.Warn("live: read notifications", "err", err)
-			continue
-		}
-		for _, n := range notes {
-			b, _ := json.Marshal(n)
-			fmt.Fprintf(w, "event: notification\ndata: %s\n\n", b)
-			noteSince = n.At
-		}
-		if len(changed) == 0 && len(notes) == 0 {
-			if time.Since(lastWrite) < 15*time.Second {
-				continue
-			}
+		case <-keepAlive.C:
 			fmt.Fprintf(w, ": keep-alive\n\n") // proxies drop silent connections
+		case c := <-changes:
+			if c.Seq <= after {
+				continue // sent from the backlog already
+			}
+			after = c.Seq
+			writeChange(w, d, p, scope, c)
 		}
-		lastWrite = time.Now()
 		if err := w.Flush(); err != nil {
 			return // the browser went away
 		}
+	}
+}
+
+// writeChange sends what of a change concerns the user.
+func writeChange(w *bufio.Writer, d LiveDeps, p policy.Principal, scope reports.Scope, c reports.Change) {
+	e := c.Event
+	if e.ReporterID == p.UserID || scope.All || slices.Contains(scope.Cells, e.Cell) {
+		b, _ := json.Marshal(liveReport{ID: e.ReportID, Action: e.Action, Status: e.Status, Seq: e.ReportSeq, Cell: e.Cell,
+			Category: e.Category, NextDue: e.NextDue, Escalated: e.Escalated, UpdatedAt: e.At})
+		fmt.Fprintf(w, "id: %d\nevent: report\ndata: %s\n\n", c.Seq, b)
+	}
+	if why, ok := d.Inbox.Notifies(e, p.UserID); ok {
+		b, _ := json.Marshal(d.Inbox.Notification(e, p.UserID, why))
+		fmt.Fprintf(w, "id: %d\nevent: notification\ndata: %s\n\n", c.Seq, b)
 	}
 }

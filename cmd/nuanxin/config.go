@@ -27,6 +27,7 @@ type config struct {
 	AcknowledgeWithin time.Duration
 	DecideWithin      time.Duration
 	SLAInterval       time.Duration
+	LiveInterval      time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -58,6 +59,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	ack := fs.String("acknowledge-within", env("ACKNOWLEDGE_WITHIN", "10m"), "officers acknowledge a report within this (NUANXIN_ACKNOWLEDGE_WITHIN)")
 	decide := fs.String("decide-within", env("DECIDE_WITHIN", "24h"), "officers verify or reject a report within this (NUANXIN_DECIDE_WITHIN)")
 	sla := fs.String("sla-interval", env("SLA_INTERVAL", "15s"), "how often missed deadlines are looked for (NUANXIN_SLA_INTERVAL)")
+	live := fs.String("live-interval", env("LIVE_INTERVAL", "500ms"), "how often each instance reads new report changes for live pages (NUANXIN_LIVE_INTERVAL)")
 	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -89,6 +91,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	if c.SLAInterval, err = positiveDuration("sla-interval", *sla); err != nil {
+		return c, err
+	}
+	if c.LiveInterval, err = positiveDuration("live-interval", *live); err != nil {
 		return c, err
 	}
 	if c.Storage.S3Endpoint != "" && (c.Storage.S3AccessKey == "" || c.Storage.S3SecretKey == "") {

@@ -151,7 +151,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	}
 	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(a.accounts), log)
 	a.inbox = inbox.NewService(stores.DB, admins(enforcer), log)
-	a.reports = reports.NewService(stores.DB, stores.Blobs, gridRouter{a.grid}, activeAccounts{a.accounts}, a.inbox,
+	feed := reports.NewFeed(stores.DB, log)
+	if err := feed.Init(ctx); err != nil {
+		return nil, err
+	}
+	a.reports = reports.NewService(stores.DB, stores.Blobs, gridRouter{a.grid}, activeAccounts{a.accounts}, reports.Fanout{a.inbox, feed},
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin}, log)
 
 	created, pw, err := a.accounts.EnsureAdmin(ctx, cfg.AdminPassword)
@@ -178,7 +182,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	inbox.Routes(a.srv.API, a.gate, a.inbox, log)
 	open311Keys := open311.NewKeys(stores.DB, log)
 	open311.Routes(a.srv.App, a.srv.API, a.gate, open311Keys, open311.NewService(stores.DB, a.reports, open311Keys, log), log)
-	web.MountLive(a.srv, web.LiveDeps{Gate: a.gate, Reports: a.reports, Inbox: a.inbox, Log: log})
+	web.MountLive(a.srv, web.LiveDeps{Gate: a.gate, Feed: feed, Inbox: a.inbox, Log: log})
 	web.MountPages(a.srv, web.PageDeps{Gate: a.gate, Accounts: a.accounts, Grid: a.grid, Stations: councilSvc, Log: log})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -187,6 +191,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 	wg.Go(func() { a.grid.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { pruneSessions(bg, a.accounts, log) })
 	wg.Go(func() { a.reports.Run(bg, cfg.SLAInterval) })
+	wg.Go(func() { feed.Follow(bg, cfg.LiveInterval) })
 	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
 	return a, nil
 }

@@ -1,0 +1,204 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nuanxin/nuanxin/storage"
+)
+
+const feedCollection = "report_feed"
+
+// Change is one entry of the change feed: an Event and its place in the feed.
+type Change struct {
+	Seq   int64 `bson:"seq"`
+	Event `bson:",inline"`
+}
+
+// Publish appends the event: the feed is one of the report events' consumers.
+func (f *Feed) Publish(ctx context.Context, e Event) error {
+	return f.Append(ctx, Change{Event: e})
+}
+
+// Feed is the ordered log of report changes that every server instance
+// follows, so that live pages learn of a change made through any instance.
+//
+// Why not poll the reports collection: the embedded FerretDB answers only
+// one query shape from an index, equality on _id; every other filter reads
+// the whole collection, which for a live page polled each second is far too
+// slow once there are a few thousand reports. The feed is read with that one
+// shape alone: entry N has _id fmt("%012d", N), so following it is asking
+// for the next _id until it is not there yet.
+//
+// Appending takes the next number by inserting it: the unique _id lets one
+// writer win each number and the others move on to the next, so numbers are
+// never skipped and never shared, on MongoDB and FerretDB alike.
+type Feed struct {
+	coll *mongo.Collection
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	last int64 // highest entry known to exist
+	subs map[chan Change]struct{}
+}
+
+// NewFeed builds a feed; call Init before use.
+func NewFeed(db *mongo.Database, log *slog.Logger) *Feed {
+	return &Feed{coll: db.Collection(feedCollection), log: log, subs: map[chan Change]struct{}{}}
+}
+
+func feedID(seq int64) string { return fmt.Sprintf("%012d", seq) }
+
+func (f *Feed) exists(ctx context.Context, seq int64) (bool, error) {
+	err := f.coll.FindOne(ctx, bson.D{{Key: "_id", Value: feedID(seq)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Init finds the end of the feed with a doubling then a binary search of
+// _id lookups: about 2·log2(n) queries.
+func (f *Feed) Init(ctx context.Context) error {
+	hi := int64(1)
+	for {
+		ok, err := f.exists(ctx, hi)
+		if err != nil {
+			return fmt.Errorf("find the end of the report feed: %w", err)
+		}
+		if !ok {
+			break
+		}
+		hi *= 2
+	}
+	lo := hi / 2 // exists, or 0
+	for lo+1 < hi {
+		mid := (lo + hi) / 2
+		ok, err := f.exists(ctx, mid)
+		if err != nil {
+			return fmt.Errorf("find the end of the report feed: %w", err)
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	f.mu.Lock()
+	f.last = max(f.last, lo)
+	f.mu.Unlock()
+	return nil
+}
+
+// Last is the highest entry this instance knows of.
+func (f *Feed) Last() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// Append adds a change at the end of the feed.
+func (f *Feed) Append(ctx context.Context, c Change) error {
+	seq := f.Last() + 1
+	for range 1000 {
+		c.Seq = seq
+		doc := struct {
+			ID     string `bson:"_id"`
+			Change `bson:",inline"`
+		}{feedID(seq), c}
+		_, err := f.coll.InsertOne(ctx, doc)
+		if err == nil {
+			f.mu.Lock()
+			f.last = max(f.last, seq)
+			f.mu.Unlock()
+			return nil
+		}
+		if !storage.IsDuplicateKey(err) {
+			return fmt.Errorf("append to the report feed: %w", err)
+		}
+		seq++ // another writer took that number
+	}
+	return errors.New("append to the report feed: too many concurrent writers")
+}
+
+// Read returns the entries after seq, up to limit, in order.
+func (f *Feed) Read(ctx context.Context, after int64, limit int) ([]Change, error) {
+	var out []Change
+	for seq := after + 1; len(out) < limit; seq++ {
+		var c Change
+		err := f.coll.FindOne(ctx, bson.D{{Key: "_id", Value: feedID(seq)}}).Decode(&c)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return out, fmt.Errorf("read the report feed: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Subscribe returns a channel of the changes this instance reads from now
+// on, and a function to stop. A subscriber that falls 256 changes behind
+// misses changes; live pages resync on their next reconnect.
+func (f *Feed) Subscribe() (<-chan Change, func()) {
+	ch := make(chan Change, 256)
+	f.mu.Lock()
+	f.subs[ch] = struct{}{}
+	f.mu.Unlock()
+	return ch, func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}
+}
+
+// Follow reads new entries every interval and hands them to subscribers,
+// until ctx ends. One follower runs per instance.
+func (f *Feed) Follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	next := f.Last() // entries up to here existed before anyone subscribed
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			cs, err := f.Read(ctx, next, 100)
+			if err != nil && ctx.Err() == nil {
+				f.log.Warn("follow the report feed", "err", err)
+			}
+			for _, c := range cs {
+				next = c.Seq
+				f.broadcast(c)
+			}
+			if len(cs) < 100 {
+				break
+			}
+		}
+		f.mu.Lock()
+		f.last = max(f.last, next)
+		f.mu.Unlock()
+	}
+}
+
+func (f *Feed) broadcast(c Change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- c:
+		default:
+		}
+	}
+}
