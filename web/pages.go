@@ -22,7 +22,9 @@ import (
 	"github.com/nuanxin/nuanxin/accounts"
 	"github.com/nuanxin/nuanxin/council"
 	"github.com/nuanxin/nuanxin/grid"
+	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/reports"
 )
 
 //go:embed templates/*.html
@@ -37,6 +39,8 @@ type PageDeps struct {
 	Accounts *accounts.Service
 	Grid     *grid.Service
 	Stations *council.Service
+	Reports  *reports.Service
+	Inbox    *inbox.Service
 	Log      *slog.Logger
 }
 
@@ -64,6 +68,7 @@ func MountPages(s *Server, d PageDeps) {
 	g.Handle(app, get, "/admin/grid", grid.PermRead, p.gridMap)
 	g.Handle(app, post, "/admin/grid/import", grid.PermImport, p.importGrid)
 	g.Handle(app, post, "/admin/grid/cells/:code/officers", grid.PermAssign, p.assignOfficers)
+	mountReports(s, p)
 }
 
 // pages holds the parsed templates and assets and serves every page.

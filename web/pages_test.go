@@ -20,7 +20,9 @@ import (
 	"github.com/nuanxin/nuanxin/accounts"
 	"github.com/nuanxin/nuanxin/council"
 	"github.com/nuanxin/nuanxin/grid"
+	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
 	"github.com/nuanxin/nuanxin/storage/storagetest"
 	"github.com/nuanxin/nuanxin/web"
@@ -35,6 +37,8 @@ type env struct {
 	accounts *accounts.Service
 	grid     *grid.Service
 	gate     *policy.Gate
+	reports  *reports.Service
+	inbox    *inbox.Service
 }
 
 func newEnv(t *testing.T) *env {
@@ -44,7 +48,7 @@ func newEnv(t *testing.T) *env {
 	db := storagetest.Docs(t)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, db, indexes); err != nil {
@@ -61,6 +65,15 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("load grid: %v", err)
 	}
 	councilSvc := council.NewService(db, enforcer, stationAdminLookup(acc), log)
+	inboxSvc := inbox.NewService(db, admins(enforcer), log)
+	feed := reports.NewFeed(db, log)
+	if err := feed.Init(ctx); err != nil {
+		t.Fatalf("report feed: %v", err)
+	}
+	followCtx, stopFollow := context.WithCancel(context.Background())
+	t.Cleanup(stopFollow)
+	go feed.Follow(followCtx, 100*time.Millisecond)
+	reportsSvc := reports.NewService(db, storagetest.Blobs(t), gridRouter{gridSvc}, activeAccounts{acc}, reports.Fanout{inboxSvc, feed}, reports.Config{}, log)
 	if _, _, err := acc.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatalf("admin account: %v", err)
 	}
@@ -74,8 +87,11 @@ func newEnv(t *testing.T) *env {
 	accounts.Routes(srv.API, gate, acc, log)
 	grid.Routes(srv.API, gate, gridSvc, log)
 	council.Routes(srv.API, gate, councilSvc, log)
-	web.MountPages(srv, web.PageDeps{Gate: gate, Accounts: acc, Grid: gridSvc, Stations: councilSvc, Log: log})
-	return &env{srv: srv, accounts: acc, grid: gridSvc, gate: gate}
+	reports.Routes(srv.API, gate, reportsSvc, log)
+	inbox.Routes(srv.API, gate, inboxSvc, log)
+	web.MountLive(srv, web.LiveDeps{Gate: gate, Feed: feed, Inbox: inboxSvc, Log: log})
+	web.MountPages(srv, web.PageDeps{Gate: gate, Accounts: acc, Grid: gridSvc, Stations: councilSvc, Reports: reportsSvc, Inbox: inboxSvc, Log: log})
+	return &env{srv: srv, accounts: acc, grid: gridSvc, gate: gate, reports: reportsSvc, inbox: inboxSvc}
 }
 
 // officerLookup and stationAdminLookup are cmd/nuanxin's adapters.
