@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
 )
 
@@ -28,6 +31,7 @@ type config struct {
 	DecideWithin      time.Duration
 	SLAInterval       time.Duration
 	LiveInterval      time.Duration
+	Categories        []reports.Category // nil: the defaults
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -60,6 +64,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	decide := fs.String("decide-within", env("DECIDE_WITHIN", "24h"), "officers verify or reject a report within this (NUANXIN_DECIDE_WITHIN)")
 	sla := fs.String("sla-interval", env("SLA_INTERVAL", "15s"), "how often missed deadlines are looked for (NUANXIN_SLA_INTERVAL)")
 	live := fs.String("live-interval", env("LIVE_INTERVAL", "500ms"), "how often each instance reads new report changes for live pages (NUANXIN_LIVE_INTERVAL)")
+	categories := fs.String("categories", env("CATEGORIES_FILE", ""), "JSON file of report categories, [{\"code\", \"zh\", \"en\"}]; empty: the built-in list (NUANXIN_CATEGORIES_FILE)")
 	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -96,6 +101,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.LiveInterval, err = positiveDuration("live-interval", *live); err != nil {
 		return c, err
 	}
+	if *categories != "" {
+		if c.Categories, err = loadCategories(*categories); err != nil {
+			return c, err
+		}
+	}
 	if c.Storage.S3Endpoint != "" && (c.Storage.S3AccessKey == "" || c.Storage.S3SecretKey == "") {
 		return c, fmt.Errorf("NUANXIN_S3_ENDPOINT is set: set NUANXIN_S3_ACCESS_KEY and NUANXIN_S3_SECRET_KEY too")
 	}
@@ -103,6 +113,32 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("bucket %q: names need at least 3 characters", c.Storage.S3Bucket)
 	}
 	return c, nil
+}
+
+// loadCategories reads and checks a categories file.
+func loadCategories(path string) ([]reports.Category, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("categories file: %w", err)
+	}
+	var cs []reports.Category
+	if err := json.Unmarshal(b, &cs); err != nil {
+		return nil, fmt.Errorf("categories file %s: not a JSON list of {\"code\", \"zh\", \"en\"}: %w", path, err)
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("categories file %s: the list is empty", path)
+	}
+	seen := map[string]bool{}
+	for i, c := range cs {
+		if c.Code == "" || len(c.Code) > 40 || strings.ContainsAny(c.Code, " /?#&") || c.ZH == "" || c.EN == "" {
+			return nil, fmt.Errorf("categories file %s: entry %d needs a code (up to 40 characters, no spaces or /?#&), a zh and an en name", path, i)
+		}
+		if seen[c.Code] {
+			return nil, fmt.Errorf("categories file %s: code %q appears twice", path, c.Code)
+		}
+		seen[c.Code] = true
+	}
+	return cs, nil
 }
 
 func positiveDuration(name, s string) (time.Duration, error) {

@@ -156,7 +156,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	a.reports = reports.NewService(stores.DB, stores.Blobs, gridRouter{a.grid}, activeAccounts{a.accounts}, reports.Fanout{a.inbox, feed},
-		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin}, log)
+		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
 
 	created, pw, err := a.accounts.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
