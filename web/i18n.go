@@ -470,6 +470,7 @@ var messages = map[string]msg{
 	"note.escalate_decide":   {"超时未核实：%s", "Not decided in time: %s"},
 	"note.other":             {"上报有更新：%s", "A report changed: %s"},
 
+	"live.sep":        {"：", ": "},
 	"live.updated":    {"已更新", "Updated"},
 	"live.kept":       {"上报有更新；你正在填写的内容已保留，提交前请先看一下最新进度。", "The report changed; what you are typing was kept, check the latest progress before sending."},
 	"live.new_report": {"新上报", "New report"},

@@ -1,0 +1,500 @@
+/* The rider's "report a problem" form. Without this script the form posts
+   to /report as it is. With it: photos are previewed and shrunk in the
+   browser before upload (riders pay for data), the position comes from the
+   phone, and the report goes to the API with one Idempotency-Key that is
+   kept, with what is sent, in sessionStorage until the server answers, so a
+   weak network or a reload never files it twice. */
+(function () {
+  'use strict';
+
+  var form = document.getElementById('report-form');
+  if (!form || !window.FormData || !window.XMLHttpRequest || !window.Promise) {
+    return;
+  }
+  var MAX_SIDE = 1600;          // longest side of an uploaded photo, px
+  var QUALITY = 0.85;           // JPEG quality of a shrunk photo
+  var KEEP_BYTES = 400 * 1024;  // a small enough JPEG goes as it is
+  var SERVER_LIMIT = 10 << 20;  // the server's per-photo limit
+  var PENDING = 'nx.report.pending';
+  var maxPhotos = parseInt(form.getAttribute('data-max-photos'), 10) || 3;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var input = $('photos');
+  var previews = $('previews');
+  var errorBox = $('report-error');
+  var statusLine = $('send-status');
+  var progress = $('upload-progress');
+  var submitBtn = $('report-submit');
+  var cancelBtn = $('send-cancel');
+  var geoStatus = $('geo-status');
+  var lat = $('lat');
+  var lng = $('lng');
+  var manual = $('manual');
+  var desc = $('description');
+  var counter = $('description-count');
+  var map = $('pick-map');
+  var marker = $('pick-marker');
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+
+  // msg returns a message from the form's data-msg-* attributes, with
+  // {name} placeholders filled in.
+  function msg(name, args) {
+    var s = form.getAttribute('data-msg-' + name) || '';
+    if (args) {
+      Object.keys(args).forEach(function (k) { s = s.split('{' + k + '}').join(String(args[k])); });
+    }
+    return s;
+  }
+
+  form.classList.add('js');
+
+  /* Photos */
+
+  var photos = []; // {blob, original, hasGPS, url, decoded}
+
+  function showError(text) {
+    errorBox.textContent = text;
+    errorBox.hidden = !text;
+    if (text) { errorBox.scrollIntoView({ block: 'center', behavior: 'smooth' }); }
+  }
+
+  function decode(file) {
+    return new Promise(function (resolve, reject) {
+      var url = URL.createObjectURL(file);
+      var img = new Image();
+      img.onload = function () { resolve({ img: img, url: url }); };
+      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error('undecodable')); };
+      img.src = url;
+    });
+  }
+
+  // hasExifGPS reports whether a JPEG carries an EXIF GPS block: if the
+  // phone gives no position, such a photo is sent as taken, because
+  // shrinking it on a canvas would drop the GPS the server can use.
+  function hasExifGPS(file) {
+    if (!file.slice || !window.FileReader) { return Promise.resolve(false); }
+    return new Promise(function (resolve) {
+      var r = new FileReader();
+      r.onload = function () {
+        try { resolve(scanExif(new DataView(r.result))); } catch (e) { resolve(false); }
+      };
+      r.onerror = function () { resolve(false); };
+      r.readAsArrayBuffer(file.slice(0, 128 * 1024));
+    });
+  }
+
+  function scanExif(v) {
+    if (v.byteLength < 4 || v.getUint16(0) !== 0xFFD8) { return false; }
+    var off = 2;
+    while (off + 4 <= v.byteLength) {
+      var marker = v.getUint16(off);
+      var size = v.getUint16(off + 2);
+      if ((marker & 0xFF00) !== 0xFF00 || marker === 0xFFDA) { return false; }
+      if (marker === 0xFFE1 && v.getUint32(off + 4) === 0x45786966) { // "Exif"
+        var tiff = off + 10;
+        var little = v.getUint16(tiff) === 0x4949;
+        var ifd = tiff + v.getUint32(tiff + 4, little);
+        var n = v.getUint16(ifd, little);
+        for (var i = 0; i < n; i++) {
+          if (v.getUint16(ifd + 2 + i * 12, little) === 0x8825) { return true; }
+        }
+        return false;
+      }
+      off += 2 + size;
+    }
+    return false;
+  }
+
+  // prepare shrinks a photo to MAX_SIDE on a canvas, as JPEG. A photo the
+  // browser cannot decode (HEIC on a desktop) goes as it is, and the server
+  // says what is wrong with it.
+  function prepare(file) {
+    var gps = hasExifGPS(file);
+    return decode(file).then(function (d) {
+      var w = d.img.naturalWidth, h = d.img.naturalHeight;
+      var scale = Math.min(1, MAX_SIDE / Math.max(w, h));
+      var done = function (blob) { return gps.then(function (g) { return { blob: blob, original: file, hasGPS: g, url: d.url, decoded: true }; }); };
+      if (scale === 1 && file.type === 'image/jpeg' && file.size <= KEEP_BYTES) {
+        return done(file);
+      }
+      var c = document.createElement('canvas');
+      c.width = Math.max(1, Math.round(w * scale));
+      c.height = Math.max(1, Math.round(h * scale));
+      var ctx = c.getContext('2d');
+      ctx.fillStyle = '#fff'; // transparent PNG areas would turn black in a JPEG
+      ctx.fillRect(0, 0, c.width, c.height);
+      ctx.drawImage(d.img, 0, 0, c.width, c.height);
+      return new Promise(function (resolve) {
+        c.toBlob(function (b) { resolve(b && b.size < file.size * 1.2 ? b : file); }, 'image/jpeg', QUALITY);
+      }).then(done);
+    }, function () {
+      return gps.then(function (g) { return { blob: file, original: file, hasGPS: g, url: '', decoded: false }; });
+    });
+  }
+
+  function renderPreviews() {
+    previews.textContent = '';
+    photos.forEach(function (p, i) {
+      var li = document.createElement('li');
+      if (p.url) {
+        var img = document.createElement('img');
+        img.src = p.url;
+        img.alt = '';
+        li.appendChild(img);
+      } else {
+        var span = document.createElement('span');
+        span.className = 'nopreview';
+        span.textContent = msg('undecodable') + (p.original && p.original.name ? '\n' + p.original.name : '');
+        li.appendChild(span);
+      }
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'remove';
+      b.textContent = msg('remove');
+      b.setAttribute('data-index', String(i));
+      li.appendChild(b);
+      previews.appendChild(li);
+    });
+    form.classList.toggle('full', photos.length >= maxPhotos);
+  }
+
+  previews.addEventListener('click', function (e) {
+    var b = e.target.closest('button.remove');
+    if (!b || sending) { return; }
+    var p = photos.splice(parseInt(b.getAttribute('data-index'), 10), 1)[0];
+    if (p && p.url) { URL.revokeObjectURL(p.url); }
+    renderPreviews();
+  });
+
+  input.addEventListener('change', function () {
+    var files = Array.prototype.slice.call(input.files || []);
+    input.value = ''; // so the same photo can be picked again after removing it
+    if (!files.length) { return; }
+    showError('');
+    var room = maxPhotos - photos.length;
+    if (files.length > room) {
+      showError(msg('too-many', { n: maxPhotos }));
+      files = files.slice(0, Math.max(0, room));
+    }
+    statusLine.textContent = msg('preparing');
+    Promise.all(files.map(prepare)).then(function (ps) {
+      photos = photos.concat(ps).slice(0, maxPhotos);
+      statusLine.textContent = '';
+      renderPreviews();
+    });
+  });
+
+  /* Description counter */
+
+  function count() {
+    var max = parseInt(counter.getAttribute('data-max'), 10);
+    counter.textContent = Array.from(desc.value).length + ' / ' + max;
+  }
+  desc.addEventListener('input', count);
+  count();
+
+  /* Position: the phone's, else the photo's GPS, else picked by hand */
+
+  function setPosition(la, ln, byHand) {
+    lat.value = la.toFixed(6);
+    lng.value = ln.toFixed(6);
+    manual.value = byHand ? 'true' : 'false';
+    placeMarker();
+  }
+
+  function placeMarker() {
+    if (!map || !marker) { return; }
+    var la = parseFloat(lat.value), ln = parseFloat(lng.value);
+    if (isNaN(la) || isNaN(ln)) { marker.setAttribute('visibility', 'hidden'); return; }
+    var d = map.dataset;
+    var x = +d.margin + (ln - d.lon0) * d.kx;
+    var y = +d.margin + (d.lat0 - la) * d.ky;
+    marker.setAttribute('cx', x.toFixed(1));
+    marker.setAttribute('cy', y.toFixed(1));
+    marker.setAttribute('visibility', 'visible');
+  }
+
+  function locate() {
+    if (!navigator.geolocation) {
+      geoStatus.textContent = msg('no-geo');
+      $('manual-pick').open = true;
+      return;
+    }
+    geoStatus.textContent = msg('locating');
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      if (manual.value === 'true' && lat.value && lng.value && manualTouched) { return; }
+      setPosition(pos.coords.latitude, pos.coords.longitude, false);
+      geoStatus.textContent = msg('located', { n: Math.max(1, Math.round(pos.coords.accuracy)) });
+      geoStatus.className = 'geo-status ok';
+    }, function () {
+      if (!manualTouched) { lat.value = ''; lng.value = ''; manual.value = 'true'; placeMarker(); }
+      geoStatus.textContent = msg('no-geo');
+      geoStatus.className = 'geo-status warn';
+      $('manual-pick').open = true;
+    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+  }
+
+  var manualTouched = false;
+  function typedByHand() {
+    manualTouched = true;
+    manual.value = 'true';
+    placeMarker();
+    if (lat.value && lng.value) {
+      geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
+      geoStatus.className = 'geo-status';
+    }
+  }
+  lat.addEventListener('input', typedByHand);
+  lng.addEventListener('input', typedByHand);
+
+  if (map && map.createSVGPoint) {
+    map.addEventListener('click', function (e) {
+      var ctm = map.getScreenCTM();
+      if (!ctm) { return; }
+      var pt = map.createSVGPoint();
+      pt.x = e.clientX;
+      pt.y = e.clientY;
+      var p = pt.matrixTransform(ctm.inverse());
+      var d = map.dataset;
+      var ln = +d.lon0 + (p.x - d.margin) / d.kx;
+      var la = +d.lat0 - (p.y - d.margin) / d.ky;
+      setPosition(la, ln, true);
+      manualTouched = true;
+      geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
+      geoStatus.className = 'geo-status';
+    });
+  }
+
+  /* Sending */
+
+  var sending = false;
+  var xhr = null;
+  var timer = null;
+  var attempt = 0;
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  function checked(name) {
+    var el = form.querySelector('input[name="' + name + '"]:checked');
+    return el ? el.value : '';
+  }
+
+  function lock(on) {
+    sending = on;
+    form.classList.toggle('sending', on);
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el !== cancelBtn && el.type !== 'hidden') { el.disabled = on; }
+    });
+    cancelBtn.hidden = !on;
+    progress.hidden = !on;
+  }
+
+  function toDataURL(blob) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () { resolve(r.result); };
+      r.onerror = reject;
+      r.readAsDataURL(blob);
+    });
+  }
+
+  function fromDataURL(s) {
+    var comma = s.indexOf(',');
+    var type = s.slice(5, s.indexOf(';'));
+    var bin = atob(s.slice(comma + 1));
+    var b = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { b[i] = bin.charCodeAt(i); }
+    return new Blob([b], { type: type });
+  }
+
+  // pending is the report being sent: its key and exactly what is sent,
+  // so that every retry sends the same bytes under the same key.
+  var pending = null;
+
+  function save() {
+    var keep = { key: pending.key, fields: pending.fields, photos: null };
+    return Promise.all(pending.photos.map(function (p) { return toDataURL(p.blob).then(function (u) { return { name: p.name, data: u }; }); }))
+      .then(function (ps) {
+        keep.photos = ps;
+        try {
+          sessionStorage.setItem(PENDING, JSON.stringify(keep));
+        } catch (e) {
+          keep.photos = null; // too large to keep: keep the rest
+          try { sessionStorage.setItem(PENDING, JSON.stringify(keep)); } catch (e2) { /* private mode */ }
+        }
+      }, function () { /* keep nothing: the send goes on */ });
+  }
+
+  function forget() {
+    pending = null;
+    try { sessionStorage.removeItem(PENDING); } catch (e) { /* private mode */ }
+  }
+
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    if (sending) { return; }
+    showError('');
+    if (!photos.length) { showError(msg('need-photo')); return; }
+    var category = checked('category');
+    if (!category) { showError(msg('need-category')); return; }
+    var fields = { category: category, description: desc.value, address: $('address').value };
+    if (lat.value.trim() || lng.value.trim()) {
+      fields.lat = lat.value.trim();
+      fields.lng = lng.value.trim();
+      fields.manual = manual.value === 'true' ? 'true' : 'false';
+    }
+    var usedGPS = false;
+    var sent = photos.map(function (p, i) {
+      var blob = p.blob;
+      // Without a position, send the first photo that has GPS as taken.
+      if (!fields.lat && !usedGPS && p.hasGPS && p.original.size <= SERVER_LIMIT) {
+        blob = p.original;
+        usedGPS = true;
+      }
+      return { name: 'photo-' + (i + 1) + (blob.type === 'image/png' ? '.png' : blob.type === 'image/webp' ? '.webp' : '.jpg'), blob: blob };
+    });
+    pending = { key: uuid(), fields: fields, photos: sent };
+    attempt = 0;
+    lock(true);
+    save().then(send);
+  });
+
+  cancelBtn.addEventListener('click', function () {
+    if (xhr) { xhr.abort(); xhr = null; }
+    clearTimeout(timer);
+    forget();
+    lock(false);
+    statusLine.textContent = '';
+  });
+
+  function send() {
+    clearTimeout(timer);
+    attempt++;
+    var fd = new FormData();
+    Object.keys(pending.fields).forEach(function (k) { fd.append(k, pending.fields[k]); });
+    pending.photos.forEach(function (p) { fd.append('photos', p.blob, p.name); });
+    xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/v1/reports');
+    xhr.timeout = 180000;
+    xhr.setRequestHeader('Idempotency-Key', pending.key);
+    xhr.setRequestHeader('X-CSRF-Token', csrfMeta ? csrfMeta.content : '');
+    xhr.setRequestHeader('Accept', 'application/json');
+    progress.value = 0;
+    statusLine.textContent = msg('saving', { p: 0 });
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) {
+        var p = Math.floor(e.loaded / e.total * 100);
+        progress.value = p;
+        statusLine.textContent = msg('saving', { p: p });
+      }
+    };
+    var req = xhr;
+    xhr.onload = function () { if (req === xhr) { answered(req); } };
+    xhr.onerror = xhr.ontimeout = function () { if (req === xhr) { retry('offline'); } };
+    xhr.send(fd);
+  }
+
+  function answered(r) {
+    var body = null;
+    try { body = JSON.parse(r.responseText); } catch (e) { /* not JSON */ }
+    if (r.status >= 200 && r.status < 300 && body && body.id) {
+      forget();
+      progress.value = 100;
+      statusLine.textContent = msg('saved');
+      window.location.assign('/reports/' + encodeURIComponent(body.id));
+      return;
+    }
+    if (r.status === 0 || r.status >= 500 || r.status === 408 || r.status === 429) {
+      retry(r.status === 0 ? 'offline' : 'server');
+      return;
+    }
+    // Refused: nothing was saved. Say why and let the rider fix it; after a
+    // lost session the same report is sent once they have logged in again.
+    xhr = null;
+    lock(false);
+    statusLine.textContent = '';
+    if (r.status === 401 || r.status === 403) {
+      showError(msg('login'));
+      var a = document.createElement('a');
+      a.href = '/login?next=' + encodeURIComponent('/report');
+      a.textContent = msg('login-link');
+      errorBox.appendChild(document.createTextNode(' '));
+      errorBox.appendChild(a);
+      return;
+    }
+    forget();
+    showError(msg('refused') + explain(body));
+  }
+
+  // explain puts a problem document into the page's language where we know
+  // the problem, else shows its detail.
+  function explain(body) {
+    if (!body) { return ''; }
+    var detail = body.detail || body.title || '';
+    var code = /\(([a-z_]+)\)/.exec(detail);
+    if (code && form.hasAttribute('data-msg-photo-' + code[1])) { return msg('photo-' + code[1]); }
+    var loc = body.errors && body.errors[0] && body.errors[0].location;
+    var known = { location: 'bad-location', lat: 'bad-coords', lng: 'bad-coords', category: 'need-category', photos: 'need-photo', description: 'bad-description', address: 'bad-address' };
+    if (loc && known[loc]) { return msg(known[loc]); }
+    return detail;
+  }
+
+  function retry(why) {
+    xhr = null;
+    var wait = Math.min(30, Math.pow(2, attempt - 1));
+    var left = wait;
+    var tick = function () {
+      statusLine.textContent = msg(why, { n: left, k: attempt });
+      if (left <= 0) { send(); return; }
+      left--;
+      timer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  window.addEventListener('online', function () {
+    if (sending && !xhr && pending) { clearTimeout(timer); send(); }
+  });
+
+  /* A report still pending from before a reload goes on where it stopped. */
+
+  function resume() {
+    var raw = null;
+    try { raw = sessionStorage.getItem(PENDING); } catch (e) { return false; }
+    if (!raw) { return false; }
+    var kept;
+    try { kept = JSON.parse(raw); } catch (e) { forget(); return false; }
+    var f = kept.fields || {};
+    var radio = form.querySelector('input[name="category"][value="' + (f.category || '').replace(/"/g, '') + '"]');
+    if (radio) { radio.checked = true; }
+    desc.value = f.description || '';
+    $('address').value = f.address || '';
+    count();
+    if (f.lat) { lat.value = f.lat; lng.value = f.lng; manual.value = f.manual; manualTouched = true; placeMarker(); }
+    if (!kept.photos || !kept.key) {
+      forget();
+      showError(msg('lost'));
+      return false;
+    }
+    pending = { key: kept.key, fields: f, photos: kept.photos.map(function (p) { return { name: p.name, blob: fromDataURL(p.data) }; }) };
+    photos = pending.photos.map(function (p) { return { blob: p.blob, original: p.blob, hasGPS: false, url: URL.createObjectURL(p.blob), decoded: true }; });
+    renderPreviews();
+    statusLine.textContent = msg('resume');
+    attempt = 0;
+    lock(true);
+    send();
+    return true;
+  }
+
+  if (!resume()) {
+    locate();
+  }
+})();
