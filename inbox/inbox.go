@@ -86,9 +86,10 @@ func (s *Service) Notifies(e reports.Event, userID string) (why string, ok bool)
 	return "", false
 }
 
-// Notification returns the notification an event makes for a user.
+// Notification returns the notification an event makes for a user. Its id
+// joins the event and the user with a dot, which needs no escaping in a path.
 func (s *Service) Notification(e reports.Event, userID, why string) Notification {
-	return Notification{ID: e.ID + "/" + userID, UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID,
+	return Notification{ID: e.ID + "." + userID, UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID,
 		Status: e.Status, Category: e.Category, Cell: e.Cell, Why: why, At: e.At}
 }
 

@@ -139,6 +139,7 @@ type view struct {
 type navLink struct {
 	Href, Label string
 	Current     bool
+	Inbox       bool // carries the unread badge
 }
 
 // render writes the page with status. Pages carry a CSRF token and personal
@@ -193,6 +194,25 @@ func (p *pages) nav(c *fiber.Ctx, l lang, here string) []navLink {
 	}
 	if p.canSomewhere(c, grid.PermRead) {
 		links = append(links, navLink{Href: "/admin/grid", Label: l.T("nav.grid")})
+	}
+	// The report links follow the same permissions as their routes, so an
+	// officer without cells is not offered a queue they cannot open.
+	for _, l2 := range []struct {
+		perm        policy.Permission
+		href, label string
+	}{
+		{reports.PermCreate, "/report", "nav.report"},
+		{reports.PermCreate, "/reports", "nav.mine"},
+		{reports.PermQueue, "/queue", "nav.queue"},
+		{reports.PermEscalations, "/escalations", "nav.escalations"},
+		{reports.PermFigures, "/figures", "nav.figures"},
+	} {
+		if p.canSomewhere(c, l2.perm) {
+			links = append(links, navLink{Href: l2.href, Label: l.T(l2.label)})
+		}
+	}
+	if p.canSomewhere(c, inbox.PermRead) {
+		links = append(links, navLink{Href: "/inbox", Label: l.T("nav.inbox"), Inbox: true})
 	}
 	cur, _, _ := strings.Cut(here, "?")
 	for i := range links {
