@@ -250,10 +250,18 @@ func (s *Service) repair(ctx context.Context, id string) error {
 	return nil
 }
 
-// publish announces an entry. A failure is logged: the entry stays
-// unpublished and Redeliver sends it later.
+// publish brings the open set up to date with the report and announces the
+// entry. A failure is logged: the entry stays unpublished and Redeliver does
+// both again later (each is idempotent).
 func (s *Service) publish(ctx context.Context, r Report, e Entry) {
+	if err := s.store.syncOpen(ctx, r); err != nil {
+		s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
+		return
+	}
 	if s.events == nil {
+		if err := s.store.markPublished(ctx, e.ID); err != nil {
+			s.log.Warn("mark event published", "event", e.ID, "err", err)
+		}
 		return
 	}
 	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,

@@ -16,6 +16,13 @@ import (
 const (
 	reportsCollection  = "reports"
 	timelineCollection = "report_timeline"
+	// openCollection holds a copy of every open report, and nothing else.
+	// The queue, the SLA worker and the duplicate search read it. On MongoDB
+	// that only keeps their indexes small; on the embedded FerretDB, which
+	// reads a whole collection for any query not on _id, it is what keeps
+	// them fast: open reports are a small share of all reports, which grow
+	// without end.
+	openCollection = "open_reports"
 )
 
 // Indexes lists the indexes reports need. The queue's queries each match one
@@ -35,17 +42,51 @@ func Indexes() []storage.Index {
 		{Collection: reportsCollection, Name: "category_created", Keys: bson.D{{Key: "category", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: reportsCollection, Name: "updated", Keys: bson.D{{Key: "updated_at", Value: 1}}},
 		{Collection: reportsCollection, Name: "created", Keys: bson.D{{Key: "created_at", Value: -1}}},
+		{Collection: openCollection, Name: "cell_status_due", Keys: bson.D{{Key: "cell", Value: 1}, {Key: "status", Value: 1}, {Key: "next_due", Value: 1}}},
+		{Collection: openCollection, Name: "cell_due", Keys: bson.D{{Key: "cell", Value: 1}, {Key: "next_due", Value: 1}}},
+		{Collection: openCollection, Name: "due", Keys: bson.D{{Key: "next_due", Value: 1}}},
+		{Collection: openCollection, Name: "status_ackdue", Keys: bson.D{{Key: "status", Value: 1}, {Key: "ack_due", Value: 1}}},
+		{Collection: openCollection, Name: "status_decidedue", Keys: bson.D{{Key: "status", Value: 1}, {Key: "decide_due", Value: 1}}},
+		{Collection: openCollection, Name: "category_created", Keys: bson.D{{Key: "category", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: timelineCollection, Name: "report_seq", Keys: bson.D{{Key: "report_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
 		{Collection: timelineCollection, Name: "unpublished", Keys: bson.D{{Key: "published", Value: 1}, {Key: "at", Value: 1}}},
 	}
 }
 
 type store struct {
-	reports, timeline *mongo.Collection
+	reports, timeline, open *mongo.Collection
 }
 
 func newStore(db *mongo.Database) *store {
-	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection)}
+	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection), open: db.Collection(openCollection)}
+}
+
+// syncOpen makes the open set agree with r: a copy while r is open, nothing
+// once it is closed. Writes go by _id, the one shape every store indexes.
+func (s *store) syncOpen(ctx context.Context, r Report) error {
+	var err error
+	if r.Status.Open() {
+		_, err = s.open.ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, r, options.Replace().SetUpsert(true))
+	} else {
+		_, err = s.open.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.ID}})
+	}
+	if err != nil {
+		return fmt.Errorf("update the open reports: %w", err)
+	}
+	return nil
+}
+
+// findOpen queries the open set.
+func (s *store) findOpen(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]Report, error) {
+	cur, err := s.open.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("find open reports: %w", err)
+	}
+	out := []Report{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("find open reports: %w", err)
+	}
+	return out, nil
 }
 
 func (s *store) insertReport(ctx context.Context, r Report) error {
@@ -164,8 +205,8 @@ func (s *store) find(ctx context.Context, filter bson.D, opts *options.FindOptio
 	return out, nil
 }
 
-func (s *store) countByStatus(ctx context.Context, filter bson.D) (map[Status]int64, error) {
-	cur, err := s.reports.Aggregate(ctx, mongo.Pipeline{
+func (s *store) countOpenByStatus(ctx context.Context, filter bson.D) (map[Status]int64, error) {
+	cur, err := s.open.Aggregate(ctx, mongo.Pipeline{
 		{{Key: "$match", Value: filter}},
 		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$status"}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
 	})
@@ -181,7 +222,9 @@ func (s *store) countByStatus(ctx context.Context, filter bson.D) (map[Status]in
 	}
 	out := make(map[Status]int64, len(Statuses))
 	for _, st := range Statuses {
-		out[st] = 0
+		if st.Open() {
+			out[st] = 0
+		}
 	}
 	for _, r := range rows {
 		out[r.ID] = r.N

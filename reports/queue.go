@@ -27,8 +27,8 @@ type QueueFilter struct {
 	Offset     int
 }
 
-// Queue is one page of a queue, with counts per status over the same scope
-// and filters (status aside).
+// Queue is one page of a queue, with counts per open status over the same
+// scope and filters (status aside).
 type Queue struct {
 	Reports []Report
 	Counts  map[Status]int64
@@ -52,20 +52,26 @@ func (s *Service) ListQueue(ctx context.Context, scope Scope, f QueueFilter) (Qu
 	if f.Category != "" {
 		base = append(base, bson.E{Key: "category", Value: f.Category})
 	}
-	counts, err := s.store.countByStatus(ctx, base)
+	counts, err := s.store.countOpenByStatus(ctx, base)
 	if err != nil {
 		return Queue{}, err
 	}
 	filter := slices.Clone(base)
 	if f.Status != "" {
 		filter = append(filter, bson.E{Key: "status", Value: f.Status})
-	} else {
-		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{StatusSubmitted, StatusAcknowledged, StatusVerified, StatusInProgress}}}})
 	}
 	if f.Limit <= 0 || f.Limit > 100 {
 		f.Limit = 50
 	}
-	rs, err := s.store.find(ctx, filter, options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset)).SetLimit(int64(f.Limit)))
+	opts := options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset)).SetLimit(int64(f.Limit))
+	find := s.store.findOpen
+	if f.Status != "" && !f.Status.Open() {
+		// Closed reports are only in the full collection: slower on the
+		// embedded store, and asked for only when someone looks back.
+		find = s.store.find
+		opts.SetSort(bson.D{{Key: "updated_at", Value: -1}, {Key: "_id", Value: 1}})
+	}
+	rs, err := find(ctx, filter, opts)
 	if err != nil {
 		return Queue{}, err
 	}
@@ -148,17 +154,4 @@ func median(xs []float64) float64 {
 		return xs[m]
 	}
 	return (xs[m-1] + xs[m]) / 2
-}
-
-// Changed lists reports in scope (or the reporter's own) updated after since,
-// oldest change first: what live pages poll for.
-func (s *Service) Changed(ctx context.Context, scope Scope, reporterID string, since time.Time, limit int64) ([]Report, error) {
-	filter := bson.D{{Key: "updated_at", Value: bson.D{{Key: "$gt", Value: since}}}}
-	switch {
-	case reporterID != "":
-		filter = append(filter, bson.E{Key: "reporter_id", Value: reporterID})
-	case !scope.All:
-		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
-	}
-	return s.store.find(ctx, filter, options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(limit))
 }

@@ -406,7 +406,7 @@ func (s *Service) route(ctx context.Context, lat, lng float64, at time.Time) (St
 func (s *Service) findDuplicate(ctx context.Context, category string, lat, lng float64, at time.Time) (string, error) {
 	dLat := DuplicateRadius / 111_320.0
 	dLng := dLat / math.Max(math.Cos(lat*math.Pi/180), 0.01)
-	cands, err := s.store.find(ctx, bson.D{
+	cands, err := s.store.findOpen(ctx, bson.D{
 		{Key: "category", Value: category},
 		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: at.Add(-DuplicateWindow)}}},
 		{Key: "lat", Value: bson.D{{Key: "$gte", Value: lat - dLat}, {Key: "$lte", Value: lat + dLat}}},

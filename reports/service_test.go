@@ -712,3 +712,39 @@ func TestEventsRedelivered(t *testing.T) {
 		t.Errorf("events after redelivery = %+v, want the submission once", ev)
 	}
 }
+
+// The open set holds open reports only, and the sweeper mends a stale copy.
+func TestOpenSet(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r := f.mustSubmit("rider1", f.submission("k", inWest))
+	if n := f.count("open_reports"); n != 1 {
+		t.Fatalf("open set has %d reports after a submission, want 1", n)
+	}
+	officer := reports.Actor{ID: "o1", Role: reports.RoleOfficer}
+	if _, err := f.svc.Act(ctx, officer, r.ID, reports.ActionInput{Action: reports.ActReject, Reason: "not_a_problem"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("open_reports"); n != 0 {
+		t.Errorf("open set has %d reports after the only one was rejected", n)
+	}
+	q, err := f.svc.ListQueue(ctx, reports.Scope{All: true}, reports.QueueFilter{})
+	if err != nil || len(q.Reports) != 0 {
+		t.Errorf("queue of open reports = %d, %v", len(q.Reports), err)
+	}
+	q, err = f.svc.ListQueue(ctx, reports.Scope{All: true}, reports.QueueFilter{Status: reports.StatusRejected})
+	if err != nil || len(q.Reports) != 1 {
+		t.Errorf("rejected reports = %d, %v; want the one", len(q.Reports), err)
+	}
+	// A copy written late, by an update that lost a race: the sweeper removes it.
+	stale := r
+	if _, err := f.db.Collection("open_reports").InsertOne(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SweepOpen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("open_reports"); n != 0 {
+		t.Errorf("sweeper left %d stale open reports", n)
+	}
+}

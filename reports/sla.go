@@ -26,7 +26,7 @@ func (s *Service) EscalateDue(ctx context.Context) (int, error) {
 		{ActEscalateAck, bson.D{{Key: "status", Value: StatusSubmitted}, {Key: "ack_due", Value: bson.D{{Key: "$lte", Value: now}}}, {Key: "escalated_ack", Value: false}}},
 		{ActEscalateDecision, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{StatusSubmitted, StatusAcknowledged}}}}, {Key: "decide_due", Value: bson.D{{Key: "$lte", Value: now}}}, {Key: "escalated_decide", Value: false}}},
 	} {
-		due, err := s.store.find(ctx, q.filter, options.Find().SetSort(bson.D{{Key: "ack_due", Value: 1}}).SetLimit(200))
+		due, err := s.store.findOpen(ctx, q.filter, options.Find().SetSort(bson.D{{Key: "ack_due", Value: 1}}).SetLimit(200))
 		if err != nil {
 			return n, err
 		}
@@ -67,8 +67,7 @@ func escalate(action Action, r Report, st *State, now time.Time) error {
 // Escalated lists open reports that missed a deadline, most overdue first:
 // the admin's escalation list.
 func (s *Service) Escalated(ctx context.Context, limit int64) ([]Report, error) {
-	return s.store.find(ctx, bson.D{
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{StatusSubmitted, StatusAcknowledged, StatusVerified, StatusInProgress}}}},
+	return s.store.findOpen(ctx, bson.D{
 		{Key: "$or", Value: bson.A{bson.D{{Key: "escalated_ack", Value: true}}, bson.D{{Key: "escalated_decide", Value: true}}}},
 	}, options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}}).SetLimit(limit))
 }
@@ -89,12 +88,40 @@ func (s *Service) Redeliver(ctx context.Context) error {
 	return nil
 }
 
-// Run escalates due reports and redelivers events every interval until ctx
-// ends. Every instance may run it.
+// SweepOpen corrects the open set where it disagrees with the reports: an
+// update of it that lost a race to a newer one, or a report closed while an
+// older copy was being written. It reads the open set and each report by _id.
+func (s *Service) SweepOpen(ctx context.Context) error {
+	open, err := s.store.findOpen(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}, {Key: "status", Value: 1}}))
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		r, err := s.store.report(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if r.Seq != o.Seq || r.Status != o.Status {
+			if err := s.store.syncOpen(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Run escalates due reports and redelivers events every interval, and
+// sweeps the open set every 20 intervals, until ctx ends. Every instance may
+// run it.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
+		if tick%20 == 0 {
+			if err := s.SweepOpen(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sweep open reports", "err", err)
+			}
+		}
 		if n, err := s.EscalateDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("escalate due reports", "err", err)
 		} else if n > 0 {
