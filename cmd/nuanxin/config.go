@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -179,6 +178,6 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("demo", c.Demo),
 		slog.String("acknowledge_within", c.AcknowledgeWithin.String()),
 		slog.String("decide_within", c.DecideWithin.String()),
-		slog.String("level", strconv.Quote(c.LogLevel.String())),
+		slog.String("level", c.LogLevel.String()),
 	)
 }
