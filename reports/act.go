@@ -250,13 +250,19 @@ func (s *Service) repair(ctx context.Context, id string) error {
 	return nil
 }
 
-// publish brings the open set up to date with the report and announces the
-// entry. A failure is logged: the entry stays unpublished and Redeliver does
+// publish brings the open set (and, for a new report, the reporter's list)
+// up to date with the report and announces the entry. A failure is logged: the entry stays unpublished and Redeliver does
 // both again later (each is idempotent).
 func (s *Service) publish(ctx context.Context, r Report, e Entry) {
 	if err := s.store.syncOpen(ctx, r); err != nil {
 		s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
 		return
+	}
+	if e.Action == ActSubmit {
+		if err := s.store.addMine(ctx, r.ReporterID, r.ID); err != nil {
+			s.log.Warn("list the report for its reporter; will retry", "event", e.ID, "err", err)
+			return
+		}
 	}
 	if s.events == nil {
 		if err := s.store.markPublished(ctx, e.ID); err != nil {

@@ -23,6 +23,11 @@ const (
 	// them fast: open reports are a small share of all reports, which grow
 	// without end.
 	openCollection = "open_reports"
+	// mineCollection has one document per reporter, _id the reporter, listing
+	// their report ids in the order filed: "my reports" is then one lookup by
+	// _id and one per report, instead of a read of every report on the
+	// embedded store.
+	mineCollection = "reporter_reports"
 )
 
 // Indexes lists the indexes reports need. The queue's queries each match one
@@ -54,11 +59,38 @@ func Indexes() []storage.Index {
 }
 
 type store struct {
-	reports, timeline, open *mongo.Collection
+	reports, timeline, open, mine *mongo.Collection
 }
 
 func newStore(db *mongo.Database) *store {
-	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection), open: db.Collection(openCollection)}
+	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection),
+		open: db.Collection(openCollection), mine: db.Collection(mineCollection)}
+}
+
+// addMine records a report in its reporter's list; recording it twice is a
+// no-op ($addToSet).
+func (s *store) addMine(ctx context.Context, reporterID, reportID string) error {
+	_, err := s.mine.UpdateOne(ctx, bson.D{{Key: "_id", Value: reporterID}},
+		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "ids", Value: reportID}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("update the reporter's list: %w", err)
+	}
+	return nil
+}
+
+// mineIDs returns the reporter's report ids in the order filed.
+func (s *store) mineIDs(ctx context.Context, reporterID string) ([]string, error) {
+	var d struct {
+		IDs []string `bson:"ids"`
+	}
+	err := s.mine.FindOne(ctx, bson.D{{Key: "_id", Value: reporterID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load the reporter's list: %w", err)
+	}
+	return d.IDs, nil
 }
 
 // syncOpen makes the open set agree with r: a copy while r is open, nothing

@@ -474,9 +474,24 @@ func (s *Service) Timeline(ctx context.Context, id string, afterSeq int) ([]Entr
 }
 
 // Mine lists a rider's reports, newest first.
+// (at most 200). It reads the reporter's list and each report by _id.
 func (s *Service) Mine(ctx context.Context, reporterID string) ([]Report, error) {
-	return s.store.find(ctx, bson.D{{Key: "reporter_id", Value: reporterID}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}}).SetLimit(200))
+	ids, err := s.store.mineIDs(ctx, reporterID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Report{}
+	for i := len(ids) - 1; i >= 0 && len(out) < 200; i-- {
+		r, err := s.store.report(ctx, ids[i])
+		if errors.Is(err, ErrNotFound) {
+			continue // a submission undone after its id was listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // OpenPhoto opens one of the report's photos (or its thumbnail, or the

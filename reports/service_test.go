@@ -748,3 +748,29 @@ func TestOpenSet(t *testing.T) {
 		t.Errorf("sweeper left %d stale open reports", n)
 	}
 }
+
+func TestMine(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustSubmit("rider1", f.submission("k1", inWest))
+	f.mustSubmit("rider2", f.submission("k1", inWest))
+	b := f.mustSubmit("rider1", f.submission("k2", inWest))
+	f.mustSubmit("rider1", f.submission("k2", inWest)) // a retry lists nothing new
+	mine, err := f.svc.Mine(context.Background(), "rider1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 2 || mine[0].ID != b.ID || mine[1].ID != a.ID {
+		t.Errorf("rider1's reports = %v, want [%s %s], newest first", ids(mine), b.ID, a.ID)
+	}
+	if none, _ := f.svc.Mine(context.Background(), "nobody"); len(none) != 0 {
+		t.Errorf("a rider without reports has %d", len(none))
+	}
+}
+
+func ids(rs []reports.Report) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}

@@ -122,6 +122,7 @@ func TestBrowserReportLifecycle(t *testing.T) {
 	rider.do("tap a category and describe",
 		chromedp.Click(chromedp.CSS(`.categories input[value="road_damage"]`)),
 		chromedp.SendKeys(chromedp.CSS("#description"), "井盖缺失，夜里很危险"))
+	rider.waitFor("the category chosen", `document.querySelector('.categories input[value="road_damage"]').checked`)
 	if got := rider.text("#description-count"); got != "10 / 500" {
 		t.Errorf("the counter says %q, want 10 / 500", got)
 	}
@@ -250,10 +251,12 @@ func TestBrowserReportManualPickAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rider.do("attach a photo and tap a category",
-		chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{photo}),
-		chromedp.Click(chromedp.CSS(`.categories input[value="sanitation"]`)))
+	// The preview pushes the form down when it appears: tap the category
+	// only once it is there, so the tap lands on the tile meant.
+	rider.do("attach a photo", chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{photo}))
 	rider.waitFor("the photo's preview", `document.querySelectorAll('#previews li img').length === 1`)
+	rider.do("tap a category", chromedp.Click(chromedp.CSS(`.categories input[value="sanitation"]`)))
+	rider.waitFor("the category chosen", `document.querySelector('.categories input[value="sanitation"]').checked`)
 	rider.screenshot("report-manual-phone.png")
 
 	// Lose the server's first answer to the submission.
