@@ -250,6 +250,19 @@ func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	return s.store.userBy(ctx, "_id", id)
 }
 
+// Active reports whether the account exists and is enabled: whether it can
+// take work.
+func (s *Service) Active(ctx context.Context, id string) (bool, error) {
+	u, err := s.store.userBy(ctx, "_id", id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Disabled, nil
+}
+
 // ByLogin returns the account with a phone number or username, or ErrNotFound.
 func (s *Service) ByLogin(ctx context.Context, login string) (User, error) {
 	norm, ok := normalizeLogin(login)

@@ -69,7 +69,7 @@ func mustApp(t *testing.T) *testApp {
 	if _, err := g.Import(ctx, cells, grid.Replace); err != nil {
 		t.Fatal(err)
 	}
-	reps := reports.NewService(db, blobs, gridRouter{g}, noOfficers{}, nil, reports.Config{}, log)
+	reps := reports.NewService(db, blobs, g.Routing(), noOfficers{}, nil, reports.Config{}, log)
 	if _, _, err := acc.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -81,17 +81,6 @@ func mustApp(t *testing.T) *testApp {
 	keys := open311.NewKeys(db, log)
 	open311.Routes(srv.App, srv.API, gate, keys, open311.NewService(db, reps, keys, log), log)
 	return &testApp{app: srv.App, gate: gate, reports: reps, keys: keys, admin: sess.Token}
-}
-
-type gridRouter struct{ g *grid.Service }
-
-func (r gridRouter) Locate(lat, lng float64) (string, bool) {
-	c, ok := r.g.Locate(lat, lng)
-	return c.Code, ok
-}
-func (gridRouter) Officers(string) (string, string) { return "", "" }
-func (r gridRouter) DistanceToBorder(cell string, lat, lng float64) (float64, bool) {
-	return r.g.Index().DistanceToBorder(cell, lat, lng)
 }
 
 type noOfficers struct{}

@@ -180,6 +180,17 @@ func (en *Enforcer) Holders(role, domain string) []string {
 	return out
 }
 
+// UsersWith lists the account ids holding role in domain.
+func (en *Enforcer) UsersWith(role, domain string) []string {
+	var ids []string
+	for _, sub := range en.Holders(role, domain) {
+		if id, ok := strings.CutPrefix(sub, "user:"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // Grant gives subject role in domain. Granting twice is a no-op.
 func (en *Enforcer) Grant(ctx context.Context, subject, role, domain string) error {
 	if _, err := en.e.AddGroupingPolicy(subject, role, domain); err != nil {

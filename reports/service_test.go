@@ -24,33 +24,6 @@ import (
 // Two 1 km cells side by side: T-0001 west of lng 112.98, T-0002 east.
 var inWest = [2]float64{28.195, 112.975}
 
-// gridAdapter is cmd/nuanxin's adapter, repeated: reports sees the grid only
-// through its Grid interface.
-type gridAdapter struct{ g *grid.Service }
-
-func (a gridAdapter) Locate(lat, lng float64) (string, bool) {
-	c, ok := a.g.Locate(lat, lng)
-	return c.Code, ok
-}
-func (a gridAdapter) Officers(cell string) (string, string) {
-	v, err := a.g.Cell(cell)
-	if err != nil {
-		return "", ""
-	}
-	var p, b string
-	if v.Assignment.Primary != nil {
-		p = v.Assignment.Primary.ID
-	}
-	if v.Assignment.Backup != nil {
-		b = v.Assignment.Backup.ID
-	}
-	return p, b
-}
-func (a gridAdapter) DistanceToBorder(cell string, lat, lng float64) (float64, bool) {
-	return a.g.Index().DistanceToBorder(cell, lat, lng)
-}
-func (a gridAdapter) Exists(cell string) bool { _, err := a.g.Cell(cell); return err == nil }
-
 // accounts says which officer accounts are enabled.
 type accounts struct {
 	mu     sync.Mutex
@@ -97,7 +70,7 @@ type fixture struct {
 	t        *testing.T
 	db       *mongo.Database
 	blobs    *storage.Blobs
-	grid     gridAdapter
+	grid     grid.Routing
 	accounts *accounts
 	events   *recorder
 	svc      *reports.Service
@@ -141,7 +114,7 @@ func newFixtureOn(t *testing.T, db *mongo.Database, blobs *storage.Blobs) *fixtu
 			t.Fatal(err)
 		}
 	}
-	f := &fixture{t: t, db: db, blobs: blobs, grid: gridAdapter{g}, accounts: acc, events: &recorder{}}
+	f := &fixture{t: t, db: db, blobs: blobs, grid: g.Routing(), accounts: acc, events: &recorder{}}
 	f.svc = f.service()
 	return f
 }

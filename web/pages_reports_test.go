@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -20,63 +18,6 @@ import (
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/web"
 )
-
-// gridRouter, activeAccounts and admins are cmd/nuanxin's adapters between
-// reports, inbox, grid and accounts.
-type gridRouter struct{ g *grid.Service }
-
-func (r gridRouter) Locate(lat, lng float64) (string, bool) {
-	c, ok := r.g.Locate(lat, lng)
-	return c.Code, ok
-}
-
-func (r gridRouter) Officers(cell string) (primary, backup string) {
-	v, err := r.g.Cell(cell)
-	if err != nil {
-		return "", ""
-	}
-	if p := v.Assignment.Primary; p != nil {
-		primary = p.ID
-	}
-	if b := v.Assignment.Backup; b != nil {
-		backup = b.ID
-	}
-	return primary, backup
-}
-
-func (r gridRouter) DistanceToBorder(cell string, lat, lng float64) (float64, bool) {
-	return r.g.Index().DistanceToBorder(cell, lat, lng)
-}
-
-func (r gridRouter) Exists(cell string) bool {
-	_, err := r.g.Cell(cell)
-	return err == nil
-}
-
-type activeAccounts struct{ a *accounts.Service }
-
-func (x activeAccounts) Active(ctx context.Context, id string) (bool, error) {
-	u, err := x.a.Get(ctx, id)
-	if errors.Is(err, accounts.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return !u.Disabled, nil
-}
-
-func admins(en *policy.Enforcer) func() []string {
-	return func() []string {
-		var ids []string
-		for _, sub := range en.Holders(policy.RoleAdmin, policy.DomainAll) {
-			if id, ok := strings.CutPrefix(sub, "user:"); ok {
-				ids = append(ids, id)
-			}
-		}
-		return ids
-	}
-}
 
 // Points of the 2×2 test map (testdata/grid2x2.geojson): the middle of T-04
 // (south-east) and of T-01 (north-west).

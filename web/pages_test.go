@@ -65,7 +65,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("load grid: %v", err)
 	}
 	councilSvc := council.NewService(db, enforcer, stationAdminLookup(acc), log)
-	inboxSvc := inbox.NewService(db, admins(enforcer), log)
+	inboxSvc := inbox.NewService(db, func() []string { return enforcer.UsersWith(policy.RoleAdmin, policy.DomainAll) }, log)
 	feed := reports.NewFeed(db, log)
 	if err := feed.Init(ctx); err != nil {
 		t.Fatalf("report feed: %v", err)
@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	followCtx, stopFollow := context.WithCancel(context.Background())
 	t.Cleanup(stopFollow)
 	go feed.Follow(followCtx, 100*time.Millisecond)
-	reportsSvc := reports.NewService(db, storagetest.Blobs(t), gridRouter{gridSvc}, activeAccounts{acc}, reports.Fanout{inboxSvc, feed}, reports.Config{}, log)
+	reportsSvc := reports.NewService(db, storagetest.Blobs(t), gridSvc.Routing(), acc, reports.Fanout{inboxSvc, feed}, reports.Config{}, log)
 	if _, _, err := acc.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatalf("admin account: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,12 +149,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	councilSvc := council.NewService(stores.DB, enforcer, stationAdminLookup(a.accounts), log)
-	a.inbox = inbox.NewService(stores.DB, admins(enforcer), log)
+	a.inbox = inbox.NewService(stores.DB, func() []string { return enforcer.UsersWith(policy.RoleAdmin, policy.DomainAll) }, log)
 	feed := reports.NewFeed(stores.DB, log)
 	if err := feed.Init(ctx); err != nil {
 		return nil, err
 	}
-	a.reports = reports.NewService(stores.DB, stores.Blobs, gridRouter{a.grid}, activeAccounts{a.accounts}, reports.Fanout{a.inbox, feed},
+	a.reports = reports.NewService(stores.DB, stores.Blobs, a.grid.Routing(), a.accounts, reports.Fanout{a.inbox, feed},
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
 
 	created, pw, err := a.accounts.EnsureAdmin(ctx, cfg.AdminPassword)
@@ -227,64 +226,6 @@ func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
 			return false, err
 		}
 		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
-	}
-}
-
-// gridRouter is what reports needs of the grid.
-type gridRouter struct{ g *grid.Service }
-
-func (r gridRouter) Locate(lat, lng float64) (string, bool) {
-	c, ok := r.g.Locate(lat, lng)
-	return c.Code, ok
-}
-
-func (r gridRouter) Officers(cell string) (primary, backup string) {
-	v, err := r.g.Cell(cell)
-	if err != nil {
-		return "", ""
-	}
-	if p := v.Assignment.Primary; p != nil {
-		primary = p.ID
-	}
-	if b := v.Assignment.Backup; b != nil {
-		backup = b.ID
-	}
-	return primary, backup
-}
-
-func (r gridRouter) DistanceToBorder(cell string, lat, lng float64) (float64, bool) {
-	return r.g.Index().DistanceToBorder(cell, lat, lng)
-}
-
-func (r gridRouter) Exists(cell string) bool {
-	_, err := r.g.Cell(cell)
-	return err == nil
-}
-
-// activeAccounts tells reports whether an account can take work.
-type activeAccounts struct{ a *accounts.Service }
-
-func (x activeAccounts) Active(ctx context.Context, id string) (bool, error) {
-	u, err := x.a.Get(ctx, id)
-	if errors.Is(err, accounts.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return !u.Disabled, nil
-}
-
-// admins lists the admin accounts, for notifications.
-func admins(en *policy.Enforcer) func() []string {
-	return func() []string {
-		var ids []string
-		for _, sub := range en.Holders(policy.RoleAdmin, policy.DomainAll) {
-			if id, ok := strings.CutPrefix(sub, "user:"); ok {
-				ids = append(ids, id)
-			}
-		}
-		return ids
 	}
 }
 
