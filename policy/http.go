@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,10 +124,29 @@ type decision struct {
 	detail    string
 }
 
+// SessionCSRF is the CSRF token of a session: a one-way function of the
+// session token, so it is tied to that session. A page shows it and an unsafe
+// request authenticated by the session cookie must send it back. Another
+// site can neither read the HttpOnly session cookie nor plant a token that
+// matches it (a double-submit cookie alone could be planted by a sibling
+// subdomain or a man in the middle on plain HTTP), and the token cannot be
+// turned back into the session.
+func SessionCSRF(session string) string {
+	if session == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("nuanxin csrf\x00" + session))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // decide authenticates the caller (bearer token first, then session cookie)
 // and asks the enforcer. A cookie-authenticated unsafe request must carry the
-// CSRF token, so another site cannot ride on the browser's cookie.
-func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, session, csrfCookie, csrfSent string) decision {
+// session's CSRF token, so another site cannot ride on the browser's cookie.
+//
+// csrfSent is called only when the token is needed, after the caller has
+// been authenticated: reading a form field reads the request body, which an
+// unauthenticated caller must not make the server buffer.
+func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, session string, csrfSent func() string) decision {
 	var d decision
 	token, viaCookie := "", false
 	if t, ok := strings.CutPrefix(authz, "Bearer "); ok {
@@ -146,7 +167,7 @@ func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, sessi
 			return decision{status: http.StatusServiceUnavailable, detail: "Sign-in could not be checked just now; try again in a moment."}
 		}
 	}
-	if d.principal != nil && viaCookie && !safeMethod(method) && !sameToken(csrfCookie, csrfSent) {
+	if d.principal != nil && viaCookie && !safeMethod(method) && !sameToken(SessionCSRF(session), csrfSent()) {
 		return decision{status: http.StatusForbidden, detail: "The form's security token is missing or stale; reload the page and try again."}
 	}
 	sub, authed := "", d.principal != nil
@@ -176,14 +197,11 @@ func sameToken(a, b string) bool {
 // Register adds a JSON API operation guarded by perm.
 func Register[I, O any](api huma.API, g *Gate, perm Permission, op huma.Operation, h func(context.Context, *I) (*O, error)) {
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
-		var session, csrf string
+		var session string
 		if c, err := huma.ReadCookie(ctx, SessionCookie); err == nil {
 			session = c.Value
 		}
-		if c, err := huma.ReadCookie(ctx, CSRFCookie); err == nil {
-			csrf = c.Value
-		}
-		d := g.decide(ctx.Context(), perm, ctx.Method(), ctx.Header("Authorization"), session, csrf, ctx.Header(CSRFHeader))
+		d := g.decide(ctx.Context(), perm, ctx.Method(), ctx.Header("Authorization"), session, func() string { return ctx.Header(CSRFHeader) })
 		if d.status != 0 {
 			if d.status == http.StatusUnauthorized {
 				ctx.SetHeader("WWW-Authenticate", `Bearer realm="nuanxin"`)
@@ -227,7 +245,7 @@ func (g *Gate) Handle(r fiber.Router, method, path string, perm Permission, h fi
 	g.record(method, path, perm)
 	r.Add(method, path, func(c *fiber.Ctx) error {
 		d := g.decide(c.UserContext(), perm, c.Method(), c.Get(fiber.HeaderAuthorization),
-			c.Cookies(SessionCookie), c.Cookies(CSRFCookie), csrfSent(c))
+			c.Cookies(SessionCookie), func() string { return csrfSent(c) })
 		switch d.status {
 		case 0:
 		case http.StatusUnauthorized:

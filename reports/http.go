@@ -30,6 +30,13 @@ const (
 	PermCategories  policy.Permission = "category:list"
 )
 
+// Body limits of the upload routes, API and pages alike: three photos of at
+// most 10 MB with the form around them, and one after-photo.
+const (
+	MaxSubmitBody  = 32 << 20
+	MaxResolveBody = 12 << 20
+)
+
 // Routes mounts the reports API.
 func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	h := &handlers{svc: svc, gate: gate, log: log}
@@ -44,7 +51,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 			"optional `description` (≤ 500 characters) and `address`, `lat` and `lng` (omit both to use the photo's GPS), `manual` (true when picked on a map). " +
 			"Send an `Idempotency-Key` header, the same on every retry of one report: a retry answers the first report (200), " +
 			"the same key with different content answers 422.",
-		MaxBodyBytes: 32 << 20, DefaultStatus: http.StatusCreated, Errors: []int{400, 413, 422, 503},
+		MaxBodyBytes: MaxSubmitBody, DefaultStatus: http.StatusCreated, Errors: []int{400, 413, 422, 503},
 	}, h.submit)
 	policy.Register(api, gate, PermCreate, huma.Operation{
 		OperationID: "my-reports", Method: http.MethodGet, Path: "/api/v1/reports/mine", Tags: []string{"reports"},
@@ -68,7 +75,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	policy.Register(api, gate, PermHandle, huma.Operation{
 		OperationID: "resolve-report", Method: http.MethodPost, Path: "/api/v1/reports/{id}/resolve", Tags: []string{"reports"},
 		Summary:      "Resolve with an optional after-photo (multipart: `photo`, `note`)",
-		MaxBodyBytes: 12 << 20, Errors: []int{403, 404, 409, 422, 503},
+		MaxBodyBytes: MaxResolveBody, Errors: []int{403, 404, 409, 422, 503},
 	}, h.resolve)
 	policy.Register(api, gate, PermQueue, huma.Operation{
 		OperationID: "queue", Method: http.MethodGet, Path: "/api/v1/queue", Tags: []string{"officers"},

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -35,9 +36,14 @@ const (
 	PermPage     policy.Permission = "page:view"
 )
 
-// MaxBody is the largest request body accepted (a city's grid map); JSON
-// operations have their own, smaller limits.
+// MaxBody is the largest request body accepted anywhere (a city's grid map,
+// three photos); only the routes given a limit with AllowBody take more than
+// DefaultBody.
 const MaxBody = 32 << 20
+
+// DefaultBody is the body limit of every route not named to AllowBody: a
+// login, a form or a JSON command needs a few kilobytes.
+const DefaultBody = 64 << 10
 
 // Server is the HTTP application.
 type Server struct {
@@ -53,6 +59,97 @@ type Server struct {
 	// would otherwise hold the shutdown until its timeout.
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	bodyMu    sync.RWMutex
+	bodyRules []bodyRule
+}
+
+// bodyRule lets one route take a larger body than DefaultBody.
+type bodyRule struct {
+	method   string
+	segments []string // a segment starting with ':' matches any one segment
+	limit    int
+	// signedIn: the larger limit applies only to a request that carries a
+	// bearer token or a session cookie; anonymous callers get DefaultBody.
+	// The gate checks the credential before the body is read.
+	signedIn bool
+}
+
+// AllowBody lets requests to method and path (a Fiber pattern such as
+// /api/v1/reports/:id/resolve) carry up to limit bytes. With signedIn, only
+// requests carrying a credential get the larger limit.
+func (s *Server) AllowBody(method, path string, limit int, signedIn bool) {
+	if limit > MaxBody {
+		panic(fmt.Sprintf("web: body limit %d for %s %s is over MaxBody", limit, method, path))
+	}
+	s.bodyMu.Lock()
+	defer s.bodyMu.Unlock()
+	s.bodyRules = append(s.bodyRules, bodyRule{method: method, segments: strings.Split(path, "/"), limit: limit, signedIn: signedIn})
+}
+
+// bodyLimit is the limit of a request's body.
+func (s *Server) bodyLimit(c *fiber.Ctx) int {
+	method, segs := c.Method(), strings.Split(c.Path(), "/")
+	s.bodyMu.RLock()
+	defer s.bodyMu.RUnlock()
+	for _, r := range s.bodyRules {
+		if r.method != method || len(r.segments) != len(segs) {
+			continue
+		}
+		match := true
+		for i, seg := range r.segments {
+			if seg != segs[i] && !strings.HasPrefix(seg, ":") {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		if r.signedIn && c.Get(fiber.HeaderAuthorization) == "" && c.Cookies(policy.SessionCookie) == "" {
+			return DefaultBody
+		}
+		return r.limit
+	}
+	return DefaultBody
+}
+
+// limitBody refuses a body over the route's limit before any of it is
+// buffered. The server streams request bodies (StreamRequestBody), so what
+// has arrived when this runs is the headers and at most 8 KB; without it,
+// every request body up to MaxBody would be read into memory before any
+// handler could refuse it (16 concurrent 30 MB posts to the login cost half
+// a gigabyte).
+func (s *Server) limitBody(c *fiber.Ctx) error {
+	n := c.Request().Header.ContentLength()
+	switch {
+	case n == -1:
+		// Chunked: the length is unknown until it has been read. Clients
+		// that upload (browsers, phones, curl -F) send Content-Length.
+		c.Context().SetConnectionClose()
+		return fiber.NewError(fiber.StatusLengthRequired, "Send the request with a Content-Length header; chunked request bodies are not accepted.")
+	case n > 0 && len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) > 0:
+		// A compressed body would be inflated in memory, whatever its
+		// size on the wire: a few kilobytes of gzip can become gigabytes.
+		c.Context().SetConnectionClose()
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, "Compressed request bodies (Content-Encoding) are not accepted; send the body uncompressed.")
+	case n > 0:
+		if limit := s.bodyLimit(c); n > limit {
+			// The rest of the body is never read: close the connection
+			// rather than drain it.
+			c.Context().SetConnectionClose()
+			return &fiber.Error{Code: fiber.StatusRequestEntityTooLarge, Message: tooLarge(limit)}
+		}
+	}
+	return c.Next()
+}
+
+// tooLarge says what the limit is, in the unit a person thinks in.
+func tooLarge(limit int) string {
+	if limit >= 1<<20 {
+		return fmt.Sprintf("The request is too large: at most %d MB.", limit>>20)
+	}
+	return fmt.Sprintf("The request is too large: at most %d KB.", limit>>10)
 }
 
 // Options configure NewServer.
@@ -70,12 +167,17 @@ type Options struct {
 // routes. Domains mount their routes on API (JSON) and App (pages) after.
 func NewServer(o Options) *Server {
 	cfg := fiber.Config{
-		AppName:               "nuanxin",
-		BodyLimit:             MaxBody,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		DisableStartupMessage: true,
+		AppName:   "nuanxin",
+		BodyLimit: MaxBody,
+		// Bodies are read as handlers ask for them, after limitBody has
+		// checked the route's own limit; multipart forms are not parsed
+		// ahead of the handler either.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		DisableStartupMessage:        true,
 	}
 	s := &Server{log: o.Log, closing: make(chan struct{})}
 	cfg.ErrorHandler = s.handleError
@@ -94,6 +196,7 @@ func NewServer(o Options) *Server {
 		HSTSMaxAge: 31536000,
 	}))
 	app.Use(observe(o.Registry, o.Log))
+	app.Use(s.limitBody)
 
 	hc := huma.DefaultConfig("Nuanxin API", "1.0.0")
 	hc.Info.Description = "Nuanxin (暖新): gig workers report civic problems to their grid officers, earn points, and take part in station councils."
@@ -108,14 +211,13 @@ func NewServer(o Options) *Server {
 	s.API = humafiber.New(app, hc)
 
 	g := o.Gate
-	var spec []byte
+	// The document is built on first request, when every domain has
+	// mounted its routes, and once only: concurrent first requests share it.
+	spec := sync.OnceValues(func() ([]byte, error) { return json.Marshal(s.API.OpenAPI()) })
 	g.Handle(app, fiber.MethodGet, "/api/openapi.json", PermDescribe, func(c *fiber.Ctx) error {
-		if spec == nil {
-			b, err := json.Marshal(s.API.OpenAPI())
-			if err != nil {
-				return err
-			}
-			spec = b
+		spec, err := spec()
+		if err != nil {
+			return err
 		}
 		c.Set(fiber.HeaderContentType, "application/vnd.oai.openapi+json")
 		return c.Send(spec)
@@ -208,8 +310,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		var fe *fiber.Error
 		if errors.As(err, &fe) {
 			status, detail = fe.Code, fe.Message
-			if status == fiber.StatusRequestEntityTooLarge {
-				detail = "The request is too large: at most " + strconv.Itoa(MaxBody>>20) + " MB."
+			if status == fiber.StatusRequestEntityTooLarge && !strings.HasPrefix(detail, "The request is too large") {
+				detail = tooLarge(MaxBody)
 			}
 			if status == fiber.StatusNotFound && detail == "Cannot "+c.Method()+" "+c.Path() {
 				detail = "There is nothing at " + c.Path() + "."

@@ -49,7 +49,10 @@ type liveReport struct {
 // reports feed, which every instance reads, so a change made through any
 // server reaches every browser. Last-Event-ID (a feed position) resumes after
 // a dropped connection without losing changes.
-func MountLive(s *Server, d LiveDeps) {
+func MountLive(s *Server, d LiveDeps) error {
+	if err := require("live stream", map[string]bool{"Gate": d.Gate == nil, "Feed": d.Feed == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil}); err != nil {
+		return err
+	}
 	d.Gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
 		p, _ := policy.PrincipalFrom(c.UserContext())
 		scope := liveScope(d.Gate, p)
@@ -75,6 +78,7 @@ func MountLive(s *Server, d LiveDeps) {
 		})
 		return nil
 	})
+	return nil
 }
 
 // liveScope is what the caller follows: everything (admins), the cells they

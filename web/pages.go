@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,8 +48,15 @@ type PageDeps struct {
 // MountPages adds the server-rendered pages and their static assets to s.App,
 // every route through the gate, and makes browser errors render as a page in
 // the visitor's language. It panics if the embedded templates do not parse,
-// which is a programming error caught by any test.
-func MountPages(s *Server, d PageDeps) {
+// which is a programming error caught by any test. A missing dependency is
+// an error at start, naming it, rather than a nil pointer at a page view.
+func MountPages(s *Server, d PageDeps) error {
+	if err := require("pages", map[string]bool{
+		"Gate": d.Gate == nil, "Accounts": d.Accounts == nil, "Grid": d.Grid == nil, "Stations": d.Stations == nil,
+		"Reports": d.Reports == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil,
+	}); err != nil {
+		return err
+	}
 	p := newPages(d)
 	s.errorPage = p.errorPage
 
@@ -69,6 +77,22 @@ func MountPages(s *Server, d PageDeps) {
 	g.Handle(app, post, "/admin/grid/import", grid.PermImport, p.importGrid)
 	g.Handle(app, post, "/admin/grid/cells/:code/officers", grid.PermAssign, p.assignOfficers)
 	mountReports(s, p)
+	return nil
+}
+
+// require names the dependencies a mount was given as nil.
+func require(what string, missing map[string]bool) error {
+	var names []string
+	for name, nil_ := range missing {
+		if nil_ {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	return fmt.Errorf("web: %s: missing %s", what, strings.Join(names, ", "))
 }
 
 // pages holds the parsed templates and assets and serves every page.
@@ -257,10 +281,18 @@ type (
 // a trusted proxy, as the proxy says), so cookies must be Secure.
 func https(c *fiber.Ctx) bool { return c.Protocol() == "https" }
 
-// csrfToken returns the request's CSRF token, issuing the cookie when the
-// browser has none (or one that is not ours).
+// csrfToken returns the request's CSRF token. A visitor logged in by the
+// session cookie gets the session's own token (policy.SessionCSRF), which the
+// gate checks on every unsafe request. Before logging in there is no session
+// to tie it to: the login and registration forms use a random token
+// double-submitted in a cookie, issued here when the browser has none.
 func (p *pages) csrfToken(c *fiber.Ctx) string {
 	if v, ok := c.Locals(csrfLocal{}).(string); ok {
+		return v
+	}
+	if s := cookieSession(c); s != "" {
+		v := policy.SessionCSRF(s)
+		c.Locals(csrfLocal{}, v)
 		return v
 	}
 	v := c.Cookies(policy.CSRFCookie)
@@ -273,7 +305,16 @@ func (p *pages) csrfToken(c *fiber.Ctx) string {
 	return v
 }
 
-// newCSRF sets a fresh CSRF cookie and returns its value.
+// cookieSession is the session token of a request the gate authenticated by
+// its session cookie, or "".
+func cookieSession(c *fiber.Ctx) string {
+	if _, ok := policy.PrincipalFrom(c.UserContext()); !ok || c.Get(fiber.HeaderAuthorization) != "" {
+		return ""
+	}
+	return strings.Clone(c.Cookies(policy.SessionCookie))
+}
+
+// newCSRF sets a fresh pre-login CSRF cookie and returns its value.
 func (p *pages) newCSRF(c *fiber.Ctx) string {
 	v := newToken()
 	c.Cookie(&fiber.Cookie{
@@ -285,11 +326,16 @@ func (p *pages) newCSRF(c *fiber.Ctx) string {
 	return v
 }
 
-// csrfOK checks the form's token against the cookie, for the forms the gate
-// does not check because the caller has no session yet.
+// csrfOK checks the form's token on the forms anyone may post (login,
+// register): against the session's token for a logged-in visitor (whose
+// page showed that one), else against the pre-login cookie.
 func csrfOK(c *fiber.Ctx) bool {
-	cookie, sent := c.Cookies(policy.CSRFCookie), c.FormValue(policy.CSRFField)
-	return cookie != "" && subtle.ConstantTimeCompare([]byte(cookie), []byte(sent)) == 1
+	want := c.Cookies(policy.CSRFCookie)
+	if s := cookieSession(c); s != "" {
+		want = policy.SessionCSRF(s)
+	}
+	sent := c.FormValue(policy.CSRFField)
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(sent)) == 1
 }
 
 func newToken() string {

@@ -101,7 +101,7 @@ func (b *browser) multipart(path string, fields map[string]string, files map[str
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	if _, ok := fields["csrf"]; !ok {
-		fields["csrf"] = b.cookies[policy.CSRFCookie]
+		fields["csrf"] = b.csrf()
 	}
 	for k, v := range fields {
 		_ = w.WriteField(k, v)

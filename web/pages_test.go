@@ -15,24 +15,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/nuanxin/nuanxin/accounts"
-	"github.com/nuanxin/nuanxin/council"
+	"github.com/nuanxin/nuanxin/app"
 	"github.com/nuanxin/nuanxin/grid"
 	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/reports"
-	"github.com/nuanxin/nuanxin/storage"
-	"github.com/nuanxin/nuanxin/storage/storagetest"
 	"github.com/nuanxin/nuanxin/web"
 )
 
 const adminPassword = "admin-secret-123"
 
-// env is the whole application, built the way cmd/nuanxin builds it, over a
-// fresh embedded document store.
+// env is the whole application, built by app.New exactly as the binary
+// builds it, on fresh embedded stores in a temporary directory.
 type env struct {
+	app      *app.App
 	srv      *web.Server
 	accounts *accounts.Service
 	grid     *grid.Service
@@ -43,82 +40,23 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db := storagetest.Docs(t)
-
-	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes()} {
-		indexes = append(indexes, ix...)
-	}
-	if err := storage.EnsureIndexes(ctx, db, indexes); err != nil {
-		t.Fatalf("ensure indexes: %v", err)
-	}
-	enforcer, err := policy.NewEnforcer(ctx, db, log)
+	cfg, err := app.ParseConfig(nil, func(k string) string {
+		return map[string]string{
+			"NUANXIN_DATA_DIR":       t.TempDir(),
+			"NUANXIN_ADMIN_PASSWORD": adminPassword,
+			"NUANXIN_LIVE_INTERVAL":  "100ms",
+		}[k]
+	}, io.Discard)
 	if err != nil {
-		t.Fatalf("policy: %v", err)
+		t.Fatalf("config: %v", err)
 	}
-	acc := accounts.NewService(db, enforcer, log)
-	gate := policy.NewGate(enforcer, acc, log)
-	gridSvc := grid.NewService(db, enforcer, officerLookup(acc), log)
-	if err := gridSvc.Load(ctx); err != nil {
-		t.Fatalf("load grid: %v", err)
+	a, err := app.New(context.Background(), cfg, log, io.Discard)
+	if err != nil {
+		t.Fatalf("build the application: %v", err)
 	}
-	councilSvc := council.NewService(db, enforcer, stationAdminLookup(acc), log)
-	inboxSvc := inbox.NewService(db, func() []string { return enforcer.UsersWith(policy.RoleAdmin, policy.DomainAll) }, log)
-	feed := reports.NewFeed(db, log)
-	if err := feed.Init(ctx); err != nil {
-		t.Fatalf("report feed: %v", err)
-	}
-	followCtx, stopFollow := context.WithCancel(context.Background())
-	t.Cleanup(stopFollow)
-	go feed.Follow(followCtx, 100*time.Millisecond)
-	reportsSvc := reports.NewService(db, storagetest.Blobs(t), gridSvc.Routing(), acc, reports.Fanout{inboxSvc, feed}, reports.Config{}, log)
-	if _, _, err := acc.EnsureAdmin(ctx, adminPassword); err != nil {
-		t.Fatalf("admin account: %v", err)
-	}
-
-	srv := web.NewServer(web.Options{
-		Gate:     gate,
-		Ready:    func(ctx context.Context) error { return db.Client().Ping(ctx, nil) },
-		Registry: prometheus.NewRegistry(),
-		Log:      log,
-	})
-	accounts.Routes(srv.API, gate, acc, log)
-	grid.Routes(srv.API, gate, gridSvc, log)
-	council.Routes(srv.API, gate, councilSvc, log)
-	reports.Routes(srv.API, gate, reportsSvc, log)
-	inbox.Routes(srv.API, gate, inboxSvc, log)
-	web.MountLive(srv, web.LiveDeps{Gate: gate, Feed: feed, Inbox: inboxSvc, Log: log})
-	web.MountPages(srv, web.PageDeps{Gate: gate, Accounts: acc, Grid: gridSvc, Stations: councilSvc, Reports: reportsSvc, Inbox: inboxSvc, Log: log})
-	return &env{srv: srv, accounts: acc, grid: gridSvc, gate: gate, reports: reportsSvc, inbox: inboxSvc}
-}
-
-// officerLookup and stationAdminLookup are cmd/nuanxin's adapters.
-func officerLookup(a *accounts.Service) grid.OfficerLookup {
-	return func(ctx context.Context, id string) (grid.Officer, bool, error) {
-		u, err := a.Get(ctx, id)
-		if errors.Is(err, accounts.ErrNotFound) {
-			return grid.Officer{}, false, nil
-		}
-		if err != nil {
-			return grid.Officer{}, false, err
-		}
-		return grid.Officer{ID: u.ID, Name: u.DisplayName, Eligible: u.Kind == accounts.KindOfficer && !u.Disabled}, true, nil
-	}
-}
-
-func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
-	return func(ctx context.Context, id string) (bool, error) {
-		u, err := a.Get(ctx, id)
-		if errors.Is(err, accounts.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
-	}
+	t.Cleanup(a.Close)
+	return &env{app: a, srv: a.Server, accounts: a.Accounts, grid: a.Grid, gate: a.Gate, reports: a.Reports, inbox: a.Inbox}
 }
 
 type testWriter struct{ t *testing.T }
@@ -182,11 +120,20 @@ func (b *browser) get(path string) page {
 	return b.do(httptest.NewRequest(http.MethodGet, path, nil))
 }
 
-// post sends a form; csrf is added from the cookie unless the form has one.
+// csrf is the token a page would have shown this browser: its session's,
+// once logged in, else the pre-login cookie's.
+func (b *browser) csrf() string {
+	if s := b.cookies[policy.SessionCookie]; s != "" {
+		return policy.SessionCSRF(s)
+	}
+	return b.cookies[policy.CSRFCookie]
+}
+
+// post sends a form; csrf is added unless the form has one.
 func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
 	if form.Get("csrf") == "" {
-		form.Set("csrf", b.cookies[policy.CSRFCookie])
+		form.Set("csrf", b.csrf())
 	}
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -199,7 +146,7 @@ func (b *browser) upload(path string, fields map[string]string, file []byte) pag
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	if _, ok := fields["csrf"]; !ok {
-		fields["csrf"] = b.cookies[policy.CSRFCookie]
+		fields["csrf"] = b.csrf()
 	}
 	for k, v := range fields {
 		_ = w.WriteField(k, v)

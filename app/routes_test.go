@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -83,12 +83,12 @@ func TestRouteTable(t *testing.T) {
 		return tokens[role]
 	}
 
-	routes := a.gate.Routes()
+	routes := a.Gate.Routes()
 	gated := map[string]bool{}
 	for _, r := range routes {
 		gated[r.Method+" "+r.Path] = true
 	}
-	for _, r := range a.srv.App.GetRoutes(true) {
+	for _, r := range a.Server.App.GetRoutes(true) {
 		if r.Method == http.MethodHead || r.Method == "USE" {
 			continue
 		}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/nuanxin/nuanxin/policy"
 )
 
 type problemDoc struct {
@@ -180,7 +182,8 @@ func TestThrottlePerClientBehindProxy(t *testing.T) {
 }
 
 // A browser's session cookie alone cannot change anything through the API:
-// another site could make the browser send it. The CSRF token must come too.
+// another site could make the browser send it. The session's CSRF token must
+// come too.
 func TestCookieAuthNeedsCSRFForChanges(t *testing.T) {
 	_, base := mustApp(t, testEnv(t, nil))
 	admin := login(t, base, "admin", adminPassword)
@@ -210,8 +213,17 @@ func TestCookieAuthNeedsCSRFForChanges(t *testing.T) {
 	if got := send("token-a", "token-b"); got != 403 {
 		t.Errorf("mismatched CSRF token: status %d, want 403", got)
 	}
-	if got := send("token-a", "token-a"); got != 201 {
-		t.Errorf("matching CSRF token: status %d, want 201", got)
+	// A token must be the session's own: a cookie planted by someone else
+	// (a sibling subdomain, a man in the middle on plain HTTP) with a
+	// matching header proves nothing.
+	if got := send("token-a", "token-a"); got != 403 {
+		t.Errorf("planted CSRF cookie with a matching header: status %d, want 403", got)
+	}
+	if got := send("", policy.SessionCSRF(login(t, base, "admin", adminPassword).token)); got != 403 {
+		t.Errorf("another session's CSRF token: status %d, want 403", got)
+	}
+	if got := send("", policy.SessionCSRF(admin.token)); got != 201 {
+		t.Errorf("the session's CSRF token: status %d, want 201", got)
 	}
 	// Reading with the cookie needs no token.
 	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)

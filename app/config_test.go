@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -33,13 +33,13 @@ func TestConfigRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := parseConfig(nil, func(k string) string { return c.env[k] }, io.Discard)
+			_, err := ParseConfig(nil, func(k string) string { return c.env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, c.want)
 			}
 		})
 	}
-	cfg, err := parseConfig(nil, func(k string) string {
+	cfg, err := ParseConfig(nil, func(k string) string {
 		if k == "NUANXIN_CATEGORIES_FILE" {
 			return write("ok.json", `[{"code":"pothole","zh":"坑洼","en":"Pothole"}]`)
 		}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -58,7 +58,7 @@ func multipartReport(b *testing.B, photo []byte) (body []byte, ctype string) {
 }
 
 // benchApp is the app with a map and a rider, ready for submissions.
-func benchApp(b *testing.B) (*app, string, *client) {
+func benchApp(b *testing.B) (*App, string, *client) {
 	b.Helper()
 	a, base := mustApp(b, testEnv(b, map[string]string{"NUANXIN_SLA_INTERVAL": "1h"}))
 	admin := login(b, base, "admin", adminPassword)
@@ -97,8 +97,8 @@ func bareOnce(b *testing.B, blobs *storage.Blobs, coll *mongo.Collection, i int,
 	}
 }
 
-func bareStores(b *testing.B, a *app) (*storage.Blobs, *mongo.Collection) {
-	return a.stores.Blobs, a.stores.DB.Collection("baseline")
+func bareStores(b *testing.B, a *App) (*storage.Blobs, *mongo.Collection) {
+	return a.Stores.Blobs, a.Stores.DB.Collection("baseline")
 }
 
 // BenchmarkSubmit submits reports with a 300 KB, 1600×1200 JPEG through the

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"github.com/nuanxin/nuanxin/grid"
 )
 
-// demoPassword is the password of every demo account: the demo is for trying
+// DemoPassword is the password of every demo account: the demo is for trying
 // the product on a laptop, and its logins are printed anyway.
-const demoPassword = "nuanxin-demo"
+const DemoPassword = "nuanxin-demo"
 
 // seedDemo fills an empty product with a small living city: the Changsha
 // centre grid, officers for every cell, stations with their admins, and riders.
@@ -30,7 +30,7 @@ func seedDemo(ctx context.Context, out io.Writer, acc *accounts.Service, g *grid
 		}
 	}
 	staff := func(username, name, kind string) (accounts.User, error) {
-		u, err := acc.CreateStaff(ctx, accounts.StaffInput{Username: username, DisplayName: name, Password: demoPassword, Kind: kind})
+		u, err := acc.CreateStaff(ctx, accounts.StaffInput{Username: username, DisplayName: name, Password: DemoPassword, Kind: kind})
 		if errors.Is(err, accounts.ErrLoginTaken) {
 			return acc.ByLogin(ctx, username)
 		}
@@ -92,14 +92,14 @@ func seedDemo(ctx context.Context, out io.Writer, acc *accounts.Service, g *grid
 		{Phone: "13800138004", DisplayName: "跑腿小李", Work: string(accounts.WorkOther)},
 	}
 	for _, r := range riders {
-		r.Password = demoPassword
+		r.Password = DemoPassword
 		if _, err := acc.Register(ctx, r); err != nil && !errors.Is(err, accounts.ErrLoginTaken) {
 			return err
 		}
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nDemo city: %d grid cells over central Changsha, %d stations. Every demo login's password: %s\n", g.Index().Len(), len(stations), demoPassword)
+	fmt.Fprintf(tw, "\nDemo city: %d grid cells over central Changsha, %d stations. Every demo login's password: %s\n", g.Index().Len(), len(stations), DemoPassword)
 	fmt.Fprintln(tw, "LOGIN\tROLE\tNAME")
 	for i, o := range officers {
 		fmt.Fprintf(tw, "officer%d\tofficer (%d cells)\t%s\n", i+1, len(g.CellsOf(o.ID)), o.DisplayName)

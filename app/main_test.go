@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -34,21 +34,21 @@ func testEnv(t testing.TB, extra map[string]string) func(string) string {
 }
 
 // mustApp builds an application as run does and serves it on a test server.
-func mustApp(t testing.TB, getenv func(string) string) (*app, string) {
+func mustApp(t testing.TB, getenv func(string) string) (*App, string) {
 	t.Helper()
-	cfg, err := parseConfig(nil, getenv, io.Discard)
+	cfg, err := ParseConfig(nil, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(context.Background(), cfg, storagetest.Logger(), io.Discard)
+	a, err := New(context.Background(), cfg, storagetest.Logger(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln, srvErr := listen(t)
-	go func() { srvErr <- a.srv.App.Listener(ln) }()
+	go func() { srvErr <- a.Server.App.Listener(ln) }()
 	t.Cleanup(func() {
-		_ = a.srv.Shutdown(context.Background())
-		a.close()
+		_ = a.Server.Shutdown(context.Background())
+		a.Close()
 	})
 	return a, "http://" + ln.Addr().String()
 }
@@ -148,7 +148,7 @@ func TestEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	var out bytes.Buffer
 	go func() {
-		done <- run(ctx, nil, testEnv(t, map[string]string{"NUANXIN_LOG_LEVEL": "info"}), &syncWriter{w: &out}, func(a string) { addrc <- a })
+		done <- Run(ctx, nil, testEnv(t, map[string]string{"NUANXIN_LOG_LEVEL": "info"}), &syncWriter{w: &out}, func(a string) { addrc <- a })
 	}()
 	var base string
 	select {
@@ -256,7 +256,7 @@ func TestTwoInstances(t *testing.T) {
 		if offB.do("GET", "/api/v1/grid/cells", nil, &out) != 200 || len(out.Cells) != 2 {
 			return false
 		}
-		c, ok := b.grid.Locate(28.195, 112.985)
+		c, ok := b.Grid.Locate(28.195, 112.985)
 		return ok && c.Code == "T-0002" && out.Cells[1].Primary != nil && out.Cells[1].Primary.ID == officer.ID
 	})
 	t.Logf("change reached instance B after %s", time.Since(start).Round(10*time.Millisecond))
@@ -285,7 +285,7 @@ func BenchmarkColdStart(b *testing.B) {
 		addrc := make(chan string, 1)
 		done := make(chan error, 1)
 		start := time.Now()
-		go func() { done <- run(ctx, nil, testEnv(b, nil), io.Discard, func(a string) { addrc <- a }) }()
+		go func() { done <- Run(ctx, nil, testEnv(b, nil), io.Discard, func(a string) { addrc <- a }) }()
 		addr := <-addrc
 		for {
 			resp, err := http.Get("http://" + addr + "/readyz")
@@ -308,6 +308,16 @@ func BenchmarkColdStart(b *testing.B) {
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+// String is what was written, if w is a bytes.Buffer.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.w.(*bytes.Buffer); ok {
+		return b.String()
+	}
+	return ""
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {

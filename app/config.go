@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -14,8 +14,8 @@ import (
 	"github.com/nuanxin/nuanxin/storage"
 )
 
-// config is every setting, filled from NUANXIN_* variables and then flags.
-type config struct {
+// Config is every setting, filled from NUANXIN_* variables and then flags.
+type Config struct {
 	Addr           string
 	Storage        storage.Config
 	AdminPassword  string
@@ -33,14 +33,16 @@ type config struct {
 	Categories        []reports.Category // nil: the defaults
 }
 
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// ParseConfig reads NUANXIN_* variables through getenv, then flags from args
+// (flags win). Usage and flag errors go to stderr.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	env := func(k, def string) string {
 		if v := getenv("NUANXIN_" + k); v != "" {
 			return v
 		}
 		return def
 	}
-	var c config
+	var c Config
 	fs := flag.NewFlagSet("nuanxin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", ":8080"), "listen address (NUANXIN_ADDR)")
@@ -149,7 +151,7 @@ func positiveDuration(name, s string) (time.Duration, error) {
 }
 
 // LogValue masks secrets when the configuration is logged.
-func (c config) LogValue() slog.Value {
+func (c Config) LogValue() slog.Value {
 	mask := func(s string) string {
 		if s == "" {
 			return ""
@@ -180,4 +182,33 @@ func (c config) LogValue() slog.Value {
 		slog.String("decide_within", c.DecideWithin.String()),
 		slog.String("level", c.LogLevel.String()),
 	)
+}
+
+// withDefaults fills the settings a Config literal left at zero with the
+// defaults ParseConfig gives, so a test that sets only what it cares about
+// gets a working application, not a ticker panicking on a zero interval.
+func (c Config) withDefaults() Config {
+	d, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		panic("default configuration: " + err.Error()) // a programming error
+	}
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Storage.DataDir == "" {
+		c.Storage.DataDir = d.Storage.DataDir
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = d.LogFormat
+	}
+	for _, p := range []struct{ v, def *time.Duration }{
+		{&c.ReloadInterval, &d.ReloadInterval}, {&c.ShutdownWait, &d.ShutdownWait},
+		{&c.AcknowledgeWithin, &d.AcknowledgeWithin}, {&c.DecideWithin, &d.DecideWithin},
+		{&c.SLAInterval, &d.SLAInterval}, {&c.LiveInterval, &d.LiveInterval},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
+	}
+	return c
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -32,16 +32,16 @@ func TestReadyzFollowsStores(t *testing.T) {
 // assigned, its printed logins work, and the second run changes nothing.
 func TestDemoCity(t *testing.T) {
 	env := testEnv(t, map[string]string{"NUANXIN_DEMO": "true"})
-	cfg, err := parseConfig(nil, env, io.Discard)
+	cfg, err := ParseConfig(nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	a, err := newApp(context.Background(), cfg, storagetest.Logger(), &out)
+	a, err := New(context.Background(), cfg, storagetest.Logger(), &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells := a.grid.Cells()
+	cells := a.Grid.Cells()
 	if len(cells) < 24 {
 		t.Errorf("demo city has %d cells, want a few dozen", len(cells))
 	}
@@ -50,35 +50,35 @@ func TestDemoCity(t *testing.T) {
 			t.Errorf("cell %s lacks a primary or backup officer", c.Code)
 		}
 	}
-	if _, ok := a.grid.Locate(28.1960, 112.9770); !ok {
+	if _, ok := a.Grid.Locate(28.1960, 112.9770); !ok {
 		t.Error("Wuyi Square (五一广场) is in no demo cell")
 	}
-	for _, want := range []string{"officer1", "station1", "13800138001", demoPassword} {
+	for _, want := range []string{"officer1", "station1", "13800138001", DemoPassword} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("printed logins lack %q:\n%s", want, out.String())
 		}
 	}
 	for _, login := range []string{"officer1", "station1", "13800138001"} {
-		if _, err := a.accounts.Login(context.Background(), login, demoPassword, ""); err != nil {
+		if _, err := a.Accounts.Login(context.Background(), login, DemoPassword, ""); err != nil {
 			t.Errorf("demo login %s: %v", login, err)
 		}
 	}
-	users, err := a.accounts.List(context.Background(), "")
+	users, err := a.Accounts.List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.close()
+	a.Close()
 
-	a2, err := newApp(context.Background(), cfg, storagetest.Logger(), io.Discard)
+	a2, err := New(context.Background(), cfg, storagetest.Logger(), io.Discard)
 	if err != nil {
 		t.Fatalf("second demo seed: %v", err)
 	}
-	defer a2.close()
-	again, err := a2.accounts.List(context.Background(), "")
+	defer a2.Close()
+	again, err := a2.Accounts.List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again) != len(users) || len(a2.grid.Cells()) != len(cells) {
-		t.Errorf("second seed: %d accounts and %d cells, want %d and %d", len(again), len(a2.grid.Cells()), len(users), len(cells))
+	if len(again) != len(users) || len(a2.Grid.Cells()) != len(cells) {
+		t.Errorf("second seed: %d accounts and %d cells, want %d and %d", len(again), len(a2.Grid.Cells()), len(users), len(cells))
 	}
 }
