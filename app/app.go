@@ -216,8 +216,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	reports.Routes(a.Server.API, a.Gate, a.Reports, log)
 	inbox.Routes(a.Server.API, a.Gate, a.Inbox, log)
 	open311Keys := open311.NewKeys(stores.DB, log)
-	open311.Routes(a.Server.App, a.Server.API, a.Gate, open311Keys, open311.NewService(stores.DB, a.Reports, open311Keys, log), log)
-	if err := web.MountLive(a.Server, web.LiveDeps{Gate: a.Gate, Feed: a.Feed, Inbox: a.Inbox, Log: log}); err != nil {
+	open311.Routes(a.Server.App, a.Server.API, a.Gate, open311Keys, open311.NewService(a.Reports, open311Keys, log), log)
+	if err := web.MountLive(a.Server, web.LiveDeps{Gate: a.Gate, Auth: a.Accounts, Feed: a.Feed, Inbox: a.Inbox, Log: log}); err != nil {
 		return nil, err
 	}
 	if err := web.MountPages(a.Server, web.PageDeps{Gate: a.Gate, Accounts: a.Accounts, Grid: a.Grid, Stations: a.Stations, Reports: a.Reports, Inbox: a.Inbox, Log: log}); err != nil {

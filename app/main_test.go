@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,21 +34,30 @@ func testEnv(t testing.TB, extra map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
-// mustApp builds an application as run does and serves it on a test server.
+// testLogger discards what the application logs.
+func testLogger() *slog.Logger { return storagetest.Logger() }
+
+// mustApp builds an application as Run does and serves it until the test
+// ends, through App.Serve as Run does.
 func mustApp(t testing.TB, getenv func(string) string) (*App, string) {
 	t.Helper()
 	cfg, err := ParseConfig(nil, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(context.Background(), cfg, storagetest.Logger(), io.Discard)
+	a, err := New(context.Background(), cfg, testLogger(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, srvErr := listen(t)
-	go func() { srvErr <- a.Server.App.Listener(ln) }()
+	ln, _ := listen(t)
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		_ = a.Server.Shutdown(context.Background())
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 		a.Close()
 	})
 	return a, "http://" + ln.Addr().String()
@@ -217,22 +227,7 @@ func TestEndToEnd(t *testing.T) {
 // TestTwoInstances runs two servers on the same stores: a change made through
 // one is in force on the other within 5 seconds.
 func TestTwoInstances(t *testing.T) {
-	dir := t.TempDir()
-	uri, stopDocs, err := storage.StartEmbeddedMongo(dir+"/docs", storagetest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopDocs)
-	s3, err := storage.StartEmbeddedS3(dir+"/objects", storagetest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s3.Stop)
-	shared := map[string]string{
-		"NUANXIN_MONGO_URI": uri, "NUANXIN_S3_ENDPOINT": s3.Endpoint,
-		"NUANXIN_S3_ACCESS_KEY": s3.AccessKey, "NUANXIN_S3_SECRET_KEY": s3.SecretKey,
-		"NUANXIN_RELOAD_INTERVAL": "1s",
-	}
+	shared := sharedStores(t)
 	_, baseA := mustApp(t, testEnv(t, shared))
 	b, baseB := mustApp(t, testEnv(t, shared))
 
@@ -264,6 +259,29 @@ func TestTwoInstances(t *testing.T) {
 	// Disabling on A stops the officer's session on B at once.
 	adminA.must("PUT", "/api/v1/admin/users/"+officer.ID+"/disabled", map[string]bool{"disabled": true}, nil, 200)
 	offB.must("GET", "/api/v1/me", nil, nil, 401)
+}
+
+// sharedStores starts an embedded document store and object store outside
+// any application and returns the settings that point applications at them,
+// for tests of several instances sharing stores.
+func sharedStores(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	uri, stopDocs, err := storage.StartEmbeddedMongo(dir+"/docs", storagetest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopDocs)
+	s3, err := storage.StartEmbeddedS3(dir+"/objects", storagetest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s3.Stop)
+	return map[string]string{
+		"NUANXIN_MONGO_URI": uri, "NUANXIN_S3_ENDPOINT": s3.Endpoint,
+		"NUANXIN_S3_ACCESS_KEY": s3.AccessKey, "NUANXIN_S3_SECRET_KEY": s3.SecretKey,
+		"NUANXIN_RELOAD_INTERVAL": "1s",
+	}
 }
 
 func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +18,8 @@ import (
 
 // BlobConfig names an S3-compatible server and bucket.
 type BlobConfig struct {
+	// Endpoint is host:port, or "unix:" followed by the absolute path of a
+	// Unix socket (as EmbeddedS3.Endpoint is).
 	Endpoint             string
 	AccessKey, SecretKey string
 	Bucket               string
@@ -47,15 +52,29 @@ type ObjectInfo struct {
 var ErrPresignUnavailable = errors.New("storage: presigned URLs unavailable for this object store")
 
 // OpenBlobs connects to the server and creates the bucket if it is missing.
+// Over a Unix socket presigned URLs are never offered: no browser could
+// follow one.
 func OpenBlobs(ctx context.Context, cfg BlobConfig) (*Blobs, error) {
 	if len(cfg.Bucket) < 3 {
 		return nil, fmt.Errorf("object store bucket %q: names need at least 3 characters", cfg.Bucket)
 	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: cfg.UseTLS,
 		Region: cfg.Region,
-	})
+	}
+	endpoint := cfg.Endpoint
+	if socket, ok := strings.CutPrefix(endpoint, unixEndpoint); ok {
+		tr, err := socketTransport(socket, cfg.UseTLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.Transport = tr
+		// Only signed into requests, never dialled.
+		endpoint = "localhost"
+		cfg.Presign = false
+	}
+	client, err := minio.New(endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("object store client: %w", err)
 	}
@@ -159,6 +178,26 @@ func (b *Blobs) Presign(ctx context.Context, key string, ttl time.Duration) (*ur
 		return nil, fmt.Errorf("presign %s: %w", key, err)
 	}
 	return u, nil
+}
+
+// socketTransport is minio-go's usual transport, dialling the Unix socket at
+// path whatever host a request names.
+func socketTransport(path string, secure bool) (*http.Transport, error) {
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("object store endpoint %q: give the socket's absolute path, as unix:/path/to/socket", unixEndpoint+path)
+	}
+	path = filepath.Clean(path) // "unix:///run/s3.sock" names /run/s3.sock too
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, fmt.Errorf("object store client: %w", err)
+	}
+	// A proxy cannot be reached through a local socket.
+	tr.Proxy = nil
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}
+	return tr, nil
 }
 
 func (b *Blobs) mapErr(key string, err error) error {

@@ -5,6 +5,12 @@
 // The application always talks the MongoDB wire protocol and the S3 protocol, so
 // there is one code path whichever server answers.
 //
+// Neither embedded server checks credentials, so they listen on no TCP port:
+// only on Unix sockets in <DataDir>/run, a directory of mode 0700 that no
+// other local user can enter (or, when that path is too long for a socket, in
+// a private directory under the system's temporary directory). Sockets left by
+// a killed process are replaced at the next start.
+//
 // The package knows nothing about reports, points or accounts.
 package storage
 
@@ -13,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -29,7 +34,7 @@ type Config struct {
 	MongoURI      string
 	MongoDatabase string
 
-	S3Endpoint  string // host:port
+	S3Endpoint  string // host:port, or unix:/path/to/socket
 	S3AccessKey string
 	S3SecretKey string
 	S3Bucket    string
@@ -50,10 +55,14 @@ type Stores struct {
 
 	client  *mongo.Client
 	closers []func()
+	sockets []string // of the embedded stores, for tests
 }
 
 // Open opens (and, where configured so, starts) both stores and makes sure the
-// bucket exists. On error nothing is left running.
+// bucket exists. Embedded stores keep their files in DataDir/documents and
+// DataDir/objects (made 0700) and listen on sockets in DataDir/run. Open fails
+// when another process still serves those sockets (another Nuanxin on the same
+// data directory). On error nothing is left running.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err error) {
 	if cfg.MongoDatabase == "" {
 		cfg.MongoDatabase = "nuanxin"
@@ -70,18 +79,29 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err err
 		}
 	}()
 
+	var run string
+	if cfg.MongoURI == "" || cfg.S3Endpoint == "" {
+		var cleanup func()
+		run, cleanup, err = openRunDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		// First in, so it runs last: after the servers have closed their sockets.
+		s.closers = append(s.closers, cleanup)
+		log.Info("embedded stores listen on Unix sockets only", "dir", run)
+	}
+
 	uri := cfg.MongoURI
 	if uri == "" {
 		dir := filepath.Join(cfg.DataDir, "documents")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create document store directory: %w", err)
-		}
+		socket := filepath.Join(run, documentsSocket)
 		var stop func()
-		uri, stop, err = StartEmbeddedMongo(dir, log)
+		uri, stop, err = startMongo(dir, socket, log)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, stop)
+		s.sockets = append(s.sockets, socket)
 		s.EmbeddedDocs = true
 	}
 	errs := newStoreErrors(cfg.Metrics)
@@ -101,11 +121,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err err
 	}
 	if bc.Endpoint == "" {
 		dir := filepath.Join(cfg.DataDir, "objects")
-		emb, err := StartEmbeddedS3(dir, log)
+		socket := filepath.Join(run, objectsSocket)
+		emb, err := startS3(dir, socket, log)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, emb.Stop)
+		s.sockets = append(s.sockets, socket)
 		s.EmbeddedBlobs = true
 		bc.Endpoint, bc.AccessKey, bc.SecretKey, bc.UseTLS = emb.Endpoint, emb.AccessKey, emb.SecretKey, false
 		// gofakes3 does not check signatures, so a presigned URL to it would

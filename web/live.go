@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -24,10 +25,17 @@ const PermLive policy.Permission = "live:read"
 // LiveDeps is what the live stream needs.
 type LiveDeps struct {
 	Gate  *policy.Gate
+	Auth  policy.Authenticator // rechecks the stream's session while it lasts
 	Feed  *reports.Feed
 	Inbox *inbox.Service
 	Log   *slog.Logger
 }
+
+// liveRecheck is how often an open stream checks that its session still
+// stands (not logged out, not expired, account not disabled) and what the
+// caller may follow: a stream ends within this much of a logout or a
+// disable made through any instance, as the check reads the stores.
+const liveRecheck = 500 * time.Millisecond
 
 // liveReport is what a page needs to update a report it shows.
 type liveReport struct {
@@ -50,12 +58,19 @@ type liveReport struct {
 // server reaches every browser. Last-Event-ID (a feed position) resumes after
 // a dropped connection without losing changes.
 func MountLive(s *Server, d LiveDeps) error {
-	if err := require("live stream", map[string]bool{"Gate": d.Gate == nil, "Feed": d.Feed == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil}); err != nil {
+	if err := require("live stream", map[string]bool{"Gate": d.Gate == nil, "Auth": d.Auth == nil, "Feed": d.Feed == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil}); err != nil {
 		return err
 	}
 	d.Gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
 		p, _ := policy.PrincipalFrom(c.UserContext())
 		scope := liveScope(d.Gate, p)
+		// The credential the gate accepted, to check again while the
+		// stream lasts.
+		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if !ok {
+			token = c.Cookies(policy.SessionCookie)
+		}
+		token = strings.Clone(strings.TrimSpace(token))
 		after := d.Feed.Last()
 		if v, err := strconv.ParseInt(c.Get("Last-Event-ID"), 10, 64); err == nil && v >= 0 && v <= after {
 			after = v
@@ -74,7 +89,7 @@ func MountLive(s *Server, d LiveDeps) error {
 				case <-ctx.Done():
 				}
 			}()
-			streamLive(ctx, w, d, p, scope, after)
+			streamLive(ctx, w, d, p, token, scope, after)
 		})
 		return nil
 	})
@@ -97,7 +112,7 @@ func liveScope(g *policy.Gate, p policy.Principal) reports.Scope {
 	return reports.Scope{Cells: cells}
 }
 
-func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Principal, scope reports.Scope, after int64) {
+func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Principal, token string, scope reports.Scope, after int64) {
 	changes, stop := d.Feed.Subscribe()
 	defer stop()
 	fmt.Fprintf(w, "retry: 2000\n: connected\n\n")
@@ -118,10 +133,26 @@ func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Princ
 	}
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
+	recheck := time.NewTicker(liveRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C:
+			_, err := d.Auth.Authenticate(ctx, token)
+			if errors.Is(err, policy.ErrUnauthenticated) {
+				// Logged out, expired or disabled: the browser's
+				// EventSource reconnects and the gate refuses it.
+				fmt.Fprintf(w, "event: ended\ndata: {}\n\n")
+				_ = w.Flush()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				d.Log.Warn("live: recheck the session", "err", err)
+			}
+			scope = liveScope(d.Gate, p) // roles may have changed
+			continue
 		case <-keepAlive.C:
 			fmt.Fprintf(w, ": keep-alive\n\n") // proxies drop silent connections
 		case c := <-changes:

@@ -106,6 +106,9 @@
   // Anything that changed between rendering the page and connecting (or
   // while disconnected) is picked up by one refresh on every (re)connection.
   es.addEventListener('open', function () { schedule(); });
+  // The server ends the stream when the session ends (logout, disabled
+  // account): stop rather than reconnect into a refusal.
+  es.addEventListener('ended', function () { es.close(); });
 
   es.addEventListener('report', function (e) {
     var d;
