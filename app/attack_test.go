@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -333,5 +334,67 @@ func TestServeStopsWhenCanceledAtOnce(t *testing.T) {
 			t.Fatalf("round %d: Serve did not return within 30 s of its context ending", i)
 		}
 		a.Close()
+	}
+}
+
+// Errors carry a stable code beside the English detail, so that a page or
+// an app can tell the problem in its user's language: a PDF sent as a
+// photo, a missing category, an unknown report, a login throttled or a
+// body too large all say what they are.
+func TestProblemCodes(t *testing.T) {
+	_, base := mustApp(t, testEnv(t, nil))
+	rider := registerRider(t, base, "13800138041")
+	send := func(fields map[string]string, name string, data []byte) map[string]any {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			_ = mw.WriteField(k, v)
+		}
+		if data != nil {
+			w, _ := mw.CreateFormFile("photos", name)
+			_, _ = w.Write(data)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", base+"/api/v1/reports", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+rider.token)
+		req.Header.Set("Idempotency-Key", "codes-"+name+"-"+fields["category"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Errorf("content type %q, want application/problem+json", ct)
+		}
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return out
+	}
+	pdf := send(map[string]string{"category": "road_damage", "lat": "28.195", "lng": "112.975"}, "scan.jpg", []byte("%PDF-1.4 not a photo"))
+	if pdf["code"] != "photo.unsupported_format" || pdf["status"] != 415.0 {
+		t.Errorf("a PDF named .jpg: %v; want status 415, code photo.unsupported_format", pdf)
+	}
+	photo, err := os.ReadFile("testdata/road-clean.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := send(map[string]string{"category": "no_such_category", "lat": "28.195", "lng": "112.975"}, "road.jpg", photo); got["code"] != "invalid.category" {
+		t.Errorf("unknown category: %v; want code invalid.category", got)
+	}
+	var nf map[string]any
+	req, _ := http.NewRequest("GET", base+"/api/v1/reports/0123456789abcdef01234567", nil)
+	req.Header.Set("Authorization", "Bearer "+rider.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&nf)
+	resp.Body.Close()
+	if nf["code"] != "report.not_found" {
+		t.Errorf("unknown report: %v; want code report.not_found", nf)
+	}
+	if status, body, err := postZeros(base, "/api/v1/auth/login", 1<<20, nil); err == nil && (status != 413 || !strings.Contains(body, `"code":"too_large"`)) {
+		t.Errorf("1 MB login: %d %s; want 413 with code too_large", status, body)
 	}
 }

@@ -44,6 +44,9 @@ const DomainAll = "*"
 // CellDomain is the domain of a role held in one grid cell.
 func CellDomain(code string) string { return "cell:" + code }
 
+// CellOf is the cell code of a CellDomain, and whether d is one.
+func CellOf(d string) (string, bool) { return strings.CutPrefix(d, "cell:") }
+
 // StationDomain is the domain of a role held in one station.
 func StationDomain(id string) string { return "station:" + id }
 

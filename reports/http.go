@@ -2,7 +2,6 @@ package reports
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/problem"
 )
 
 // Permissions used by the reports routes. view and handle are checked again
@@ -39,7 +39,7 @@ const (
 
 // Routes mounts the reports API.
 func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
-	h := &handlers{svc: svc, gate: gate, log: log}
+	h := &handlers{svc: svc, gate: gate, access: NewAccess(gate), log: log}
 	policy.Register(api, gate, PermCategories, huma.Operation{
 		OperationID: "list-categories", Method: http.MethodGet, Path: "/api/v1/categories", Tags: []string{"reports"},
 		Summary: "The categories a report may have",
@@ -92,9 +92,10 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 }
 
 type handlers struct {
-	svc  *Service
-	gate *policy.Gate
-	log  *slog.Logger
+	svc    *Service
+	gate   *policy.Gate
+	access Access
+	log    *slog.Logger
 }
 
 type categoriesOutput struct {
@@ -202,21 +203,17 @@ func (h *handlers) mine(ctx context.Context, _ *struct{}) (*mineOutput, error) {
 	return out, nil
 }
 
-// visible loads a report the caller may see: their own, or one in a cell
-// where they may handle reports. Others are "not found", so that report ids
-// reveal nothing.
+// visible loads a report the caller may see (Access.CanSee). Others are
+// "not found", so that report ids reveal nothing.
 func (h *handlers) visible(ctx context.Context, id string) (Report, error) {
 	r, err := h.svc.Get(ctx, id)
 	if err != nil {
 		return Report{}, err
 	}
-	if p, _ := policy.PrincipalFrom(ctx); p.UserID != "" && p.UserID == r.ReporterID {
-		return r, nil
+	if !h.access.CanSee(ctx, r) {
+		return Report{}, ErrNotFound
 	}
-	if h.gate.Check(ctx, PermHandle, policy.CellDomain(r.Cell)) == nil {
-		return r, nil
-	}
-	return Report{}, ErrNotFound
+	return r, nil
 }
 
 type idInput struct {
@@ -232,14 +229,7 @@ func (h *handlers) get(ctx context.Context, in *idInput) (*reportOutput, error) 
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := ReportJSON{Report: r, Timeline: tl}
-	if h.gate.Check(ctx, PermHandle, policy.CellDomain(r.Cell)) == nil {
-		for _, a := range Allowed(r.Status) {
-			if a != ActReopen || h.gate.Check(ctx, PermReopen, policy.CellDomain(r.Cell)) == nil {
-				out.Allowed = append(out.Allowed, a)
-			}
-		}
-	}
+	out := ReportJSON{Report: r, Timeline: tl, Allowed: h.access.Actions(ctx, r)}
 	return &reportOutput{Status: http.StatusOK, Body: out}, nil
 }
 
@@ -323,39 +313,15 @@ func (h *handlers) do(ctx context.Context, id string, a ActionInput) (*reportOut
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	perm := PermHandle
-	if a.Action == ActReopen {
-		perm = PermReopen
-	}
-	if err := h.gate.Check(ctx, perm, policy.CellDomain(r.Cell)); err != nil {
-		return nil, h.problem(err)
-	}
-	p, _ := policy.PrincipalFrom(ctx)
-	role := RoleOfficer
-	if h.gate.Check(ctx, PermReopen, policy.DomainAll) == nil {
-		role = RoleAdmin
-	}
-	r, err = h.svc.Act(ctx, Actor{ID: p.UserID, Role: role}, id, a)
+	actor, err := h.access.Actor(ctx, r, a.Action)
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	return &reportOutput{Status: http.StatusOK, Body: ReportJSON{Report: r, Allowed: Allowed(r.Status)}}, nil
-}
-
-// scope is what the caller may list: everything for an admin, else the
-// cells where they are an officer.
-func (h *handlers) scope(ctx context.Context) Scope {
-	if h.gate.Check(ctx, PermEscalations, policy.DomainAll) == nil {
-		return Scope{All: true}
+	r, err = h.svc.Act(ctx, actor, id, a)
+	if err != nil {
+		return nil, h.problem(err)
 	}
-	p, _ := policy.PrincipalFrom(ctx)
-	var cells []string
-	for _, d := range h.gate.Enforcer().Domains(p.Subject(), policy.RoleOfficer) {
-		if c, ok := strings.CutPrefix(d, "cell:"); ok {
-			cells = append(cells, c)
-		}
-	}
-	return Scope{Cells: cells}
+	return &reportOutput{Status: http.StatusOK, Body: ReportJSON{Report: r, Allowed: h.access.Actions(ctx, r)}}, nil
 }
 
 type queueInput struct {
@@ -375,7 +341,7 @@ type queueOutput struct {
 }
 
 func (h *handlers) queue(ctx context.Context, in *queueInput) (*queueOutput, error) {
-	q, err := h.svc.ListQueue(ctx, h.scope(ctx), QueueFilter{Status: Status(in.Status), Category: in.Category, Cell: in.Cell,
+	q, err := h.svc.ListQueue(ctx, h.access.Scope(ctx), QueueFilter{Status: Status(in.Status), Category: in.Category, Cell: in.Cell,
 		Unassigned: in.Unassigned, Limit: in.Limit, Offset: in.Offset})
 	if err != nil {
 		return nil, h.problem(err)
@@ -411,7 +377,7 @@ func (h *handlers) figures(ctx context.Context, in *figuresInput) (*figuresOutpu
 	if days == 0 {
 		days = 30
 	}
-	cells, officers, err := h.svc.ComputeFigures(ctx, h.scope(ctx), time.Now().UTC().AddDate(0, 0, -days))
+	cells, officers, err := h.svc.ComputeFigures(ctx, h.access.Scope(ctx), time.Now().UTC().AddDate(0, 0, -days))
 	if err != nil {
 		return nil, h.problem(err)
 	}
@@ -420,44 +386,17 @@ func (h *handlers) figures(ctx context.Context, in *figuresInput) (*figuresOutpu
 	return out, nil
 }
 
-// problem is the one place reports errors become HTTP statuses.
+// problem answers err with the problem document ProblemOf gives it.
 func (h *handlers) problem(err error) error {
-	var ve *ValidationError
-	var pe *PhotoError
-	var te *TransitionError
-	switch {
-	case errors.As(err, &pe):
-		// "photo 2: " from Submit, then the reason a rider can act on.
-		detail := capitalize(strings.TrimSuffix(err.Error(), pe.Error()) + pe.Reason)
-		switch pe.Code {
-		case PhotoTooLarge:
-			return huma.Error413RequestEntityTooLarge(detail)
-		case PhotoUnsupported:
-			return huma.NewError(http.StatusUnsupportedMediaType, detail)
-		}
-		return huma.Error422UnprocessableEntity(detail)
-	case errors.As(err, &ve):
-		return huma.Error422UnprocessableEntity(ve.Error(), &huma.ErrorDetail{Location: ve.Field, Message: ve.Reason})
-	case errors.As(err, &te):
-		details := make([]error, len(te.Allowed))
-		for i, a := range te.Allowed {
-			details[i] = &huma.ErrorDetail{Location: "allowed_actions", Value: a, Message: string(a)}
-		}
-		return huma.Error409Conflict(capitalize(te.Error()), details...)
-	case errors.Is(err, ErrIdempotencyKey):
-		return huma.Error422UnprocessableEntity(capitalize(err.Error()))
-	case errors.Is(err, ErrNotFound):
-		return huma.Error404NotFound("No such report, or it is not yours to see.")
-	case errors.Is(err, policy.ErrForbidden):
-		return huma.Error403Forbidden("This report is outside the grid cells where you may act.")
-	case errors.Is(err, ErrConflict):
-		return huma.Error409Conflict(capitalize(err.Error()))
-	case errors.Is(err, ErrUnavailable):
-		h.log.Error("reports: store unavailable", "err", err)
-		return huma.Error503ServiceUnavailable(capitalize(ErrUnavailable.Error()))
+	p, ok := ProblemOf(err)
+	if !ok {
+		h.log.Error("reports", "err", err)
+		return problem.New(http.StatusInternalServerError, problem.CodeOf(http.StatusInternalServerError), "Something went wrong on our side; please try again.")
 	}
-	h.log.Error("reports", "err", err)
-	return huma.Error500InternalServerError("Something went wrong on our side; please try again.")
+	if p.Status == http.StatusServiceUnavailable {
+		h.log.Error("reports: store unavailable", "err", err)
+	}
+	return p.APIError()
 }
 
 func capitalize(s string) string {

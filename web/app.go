@@ -27,6 +27,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/problem"
 )
 
 // Permissions of the routes this package owns.
@@ -292,12 +293,13 @@ func observe(reg *prometheus.Registry, log *slog.Logger) fiber.Handler {
 	}
 }
 
-// problem is an RFC 9457 problem document.
-type problem struct {
+// problemDoc is an RFC 9457 problem document, as package problem's are.
+type problemDoc struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code,omitempty"`
 }
 
 // errorHandler is the one place that turns an error escaping a Fiber handler
@@ -324,7 +326,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		}
 		c.Status(status)
 		c.Set(fiber.HeaderContentType, "application/problem+json")
-		b, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+		b, _ := json.Marshal(problemDoc{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: problem.CodeOf(status)})
 		return c.Send(b)
 	}
 }

@@ -3,8 +3,10 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +321,18 @@ func TestBrowserReportManualPickAndRetry(t *testing.T) {
 	if got := rider.eval("location.pathname"); got != "/reports/"+r.ID {
 		t.Errorf("the page is %s, want the report's", got)
 	}
-	t.Logf("picked %s, %s; stored %.6f, %.6f", la, ln, r.Lat, r.Lng)
+	// The place stored is the place picked, and the place picked is where
+	// the rider tapped: the middle of T-01, (28.205, 112.975), within a few
+	// pixels of the map (0.001° is a tenth of the cell).
+	pickedLat, errLat := strconv.ParseFloat(la, 64)
+	pickedLng, errLng := strconv.ParseFloat(ln, 64)
+	if errLat != nil || errLng != nil {
+		t.Fatalf("the form holds the position %q, %q: %v %v", la, ln, errLat, errLng)
+	}
+	if math.Abs(r.Lat-pickedLat) > 1e-6 || math.Abs(r.Lng-pickedLng) > 1e-6 {
+		t.Errorf("picked %s, %s; stored %.6f, %.6f", la, ln, r.Lat, r.Lng)
+	}
+	if math.Abs(pickedLat-28.205) > 0.001 || math.Abs(pickedLng-112.975) > 0.001 {
+		t.Errorf("tapped the middle of T-01 (28.205, 112.975); the form picked %s, %s", la, ln)
+	}
 }

@@ -106,6 +106,30 @@ func (l lang) reason(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// problemKeys maps the stable codes of API problems to the message that
+// tells them; a code that is itself a message key (photo.*) needs no entry.
+var problemKeys = map[string]string{
+	"invalid.category": "report.bad.category", "invalid.description": "report.bad.description", "invalid.address": "report.bad.address",
+	"invalid.photos": "report.bad.photos", "invalid.lat": "report.bad.coords", "invalid.lng": "report.bad.coords",
+	"invalid.location": "report.bad.location", "invalid.Idempotency-Key": "report.bad.key", "invalid.severity": "act.bad.severity",
+	"invalid.reason": "act.bad.reason", "invalid.cell": "act.bad.cell", "invalid.note": "act.bad.note", "invalid.action": "act.bad.action",
+	"invalid.after_photo": "act.bad.action", "report.key_reused": "report.bad.idem", "report.conflict": "act.conflict",
+	"report.unavailable": "report.unavailable", "report.not_found": "err.no_report", "report.not_your_cell": "err.not_your_cell",
+}
+
+// problemText is the message for a problem code in l; fallback (a
+// service's English reason) when the code has none, translated if known.
+func problemText(l lang, code, fallback string) string {
+	key := code
+	if k, ok := problemKeys[code]; ok {
+		key = k
+	}
+	if _, ok := messages[key]; ok {
+		return l.T(key)
+	}
+	return l.reason(fallback)
+}
+
 // msg is one UI string in both languages.
 type msg struct{ zh, en string }
 
@@ -265,7 +289,7 @@ var messages = map[string]msg{
 	"error.login":     {"去登录", "Log in"},
 	"error.forbidden": {"你的账户无权进行此操作（%s）。", "Your account is not allowed to do this (%s)."},
 	"error.nothing":   {"这里什么也没有：%s", "There is nothing at %s."},
-	"error.too_large": {"提交的内容太大：最多 %d MB。", "The request is too large: at most %d MB."},
+	"error.too_large": {"提交的内容太大：最多 %s。", "The request is too large: at most %s."},
 
 	// Reports, the officers' queue and the inbox (pages_reports.go).
 	"nav.report":      {"上报问题", "Report a problem"},

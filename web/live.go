@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,20 +95,10 @@ func MountLive(s *Server, d LiveDeps) error {
 	return nil
 }
 
-// liveScope is what the caller follows: everything (admins), the cells they
-// act in (officers), or only their own reports.
+// liveScope is what the caller follows (reports.Access.Scope, the rule of
+// the queue too).
 func liveScope(g *policy.Gate, p policy.Principal) reports.Scope {
-	en := g.Enforcer()
-	if en.Allowed(p.Subject(), true, reports.PermEscalations, policy.DomainAll) {
-		return reports.Scope{All: true}
-	}
-	var cells []string
-	for _, d := range en.Domains(p.Subject(), policy.RoleOfficer) {
-		if c, ok := strings.CutPrefix(d, "cell:"); ok {
-			cells = append(cells, c)
-		}
-	}
-	return reports.Scope{Cells: cells}
+	return reports.NewAccess(g).Scope(policy.WithPrincipal(context.Background(), p))
 }
 
 func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Principal, token string, scope reports.Scope, after int64) {
@@ -171,7 +160,7 @@ func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Princ
 // writeChange sends what of a change concerns the user.
 func writeChange(w *bufio.Writer, d LiveDeps, p policy.Principal, scope reports.Scope, c reports.Change) {
 	e := c.Event
-	if e.ReporterID == p.UserID || scope.All || slices.Contains(scope.Cells, e.Cell) {
+	if reports.NewAccess(d.Gate).Follows(p, scope, e) {
 		b, _ := json.Marshal(liveReport{ID: e.ReportID, Action: e.Action, Status: e.Status, Seq: e.ReportSeq, Cell: e.Cell,
 			Category: e.Category, NextDue: e.NextDue, Escalated: e.Escalated, UpdatedAt: e.At})
 		fmt.Fprintf(w, "id: %d\nevent: report\ndata: %s\n\n", c.Seq, b)

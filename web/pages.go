@@ -98,6 +98,7 @@ func require(what string, missing map[string]bool) error {
 // pages holds the parsed templates and assets and serves every page.
 type pages struct {
 	d      PageDeps
+	access reports.Access
 	tmpl   map[lang]map[string]*template.Template
 	assets map[string]asset
 	tz     *time.Location
@@ -113,7 +114,7 @@ func newPages(d PageDeps) *pages {
 		// without daylight saving since 1991.
 		tz = time.FixedZone("CST", 8*3600)
 	}
-	p := &pages{d: d, tz: tz, assets: loadAssets(), tmpl: map[lang]map[string]*template.Template{}}
+	p := &pages{d: d, access: reports.NewAccess(d.Gate), tz: tz, assets: loadAssets(), tmpl: map[lang]map[string]*template.Template{}}
 	for _, l := range langs {
 		base := template.Must(template.New("layout.html").Funcs(p.funcs(l)).ParseFS(templateFS, "templates/layout.html"))
 		p.tmpl[l] = map[string]*template.Template{}
@@ -529,8 +530,8 @@ func errorDetail(l lang, detail string) string {
 	if where, ok := strings.CutPrefix(detail, "There is nothing at "); ok {
 		return l.T("error.nothing", strings.TrimSuffix(where, "."))
 	}
-	if strings.HasPrefix(detail, "The request is too large") {
-		return l.T("error.too_large", MaxBody>>20)
+	if limit, ok := strings.CutPrefix(detail, "The request is too large: at most "); ok {
+		return l.T("error.too_large", strings.TrimSuffix(limit, "."))
 	}
 	return l.reason(detail)
 }

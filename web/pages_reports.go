@@ -141,48 +141,23 @@ func dueKind(l lang, s reports.Status) string {
 	return ""
 }
 
-// reportProblem is the one place the pages turn a reports error into a
-// status and words for the visitor; field names the input at fault ("" for
-// the form as a whole). A refused action lists the actions that may be taken
-// instead, those for which may is true (nil: all the service names). ok is
-// false for an unexpected error, which the caller returns for the error
-// handler to log.
+// reportProblem tells a reports error in the page's language: the status
+// and code come from reports.ProblemOf (the table the API and Open311 use),
+// the message from the code (problemText). may filters the actions a
+// refused transition offers to those the caller may take. ok is false for
+// an unexpected error.
 func reportProblem(l lang, err error, may func(reports.Action) bool) (status int, field, msg string, ok bool) {
-	var pe *reports.PhotoError
-	var ve *reports.ValidationError
-	var te *reports.TransitionError
-	switch {
-	case errors.As(err, &pe):
-		status = fiber.StatusUnprocessableEntity
-		switch pe.Code {
-		case reports.PhotoTooLarge:
-			status = fiber.StatusRequestEntityTooLarge
-		case reports.PhotoUnsupported:
-			status = fiber.StatusUnsupportedMediaType
-		}
-		msg = l.T("photo." + pe.Code)
-		if strings.HasPrefix(msg, "[[") {
-			msg = l.reason(pe.Reason)
-		}
-		return status, "photos", msg, true
-	case errors.As(err, &ve):
-		key := map[string]string{
-			"category": "report.bad.category", "description": "report.bad.description", "address": "report.bad.address",
-			"photos": "report.bad.photos", "lat": "report.bad.coords", "lng": "report.bad.coords", "location": "report.bad.location",
-			"Idempotency-Key": "report.bad.key", "severity": "act.bad.severity", "reason": "act.bad.reason",
-			"cell": "act.bad.cell", "note": "act.bad.note", "action": "act.bad.action", "after_photo": "act.bad.action",
-		}[ve.Field]
-		field = ve.Field
-		if field == "lng" {
-			field = "lat"
-		}
-		if key == "" {
-			return fiber.StatusUnprocessableEntity, field, l.reason(ve.Reason), true
-		}
-		return fiber.StatusUnprocessableEntity, field, l.T(key), true
-	case errors.As(err, &te):
+	pr, ok := reports.ProblemOf(err)
+	if !ok {
+		return 0, "", "", false
+	}
+	field = pr.Field
+	if field == "lng" {
+		field = "lat" // one input pair, one message
+	}
+	if pr.Code == reports.CodeTransition {
 		var allowed []string
-		for _, a := range te.Allowed {
+		for _, a := range pr.Allowed {
 			if may == nil || may(a) {
 				allowed = append(allowed, actionLabel(l, a))
 			}
@@ -191,15 +166,13 @@ func reportProblem(l lang, err error, may func(reports.Action) bool) (status int
 		if len(allowed) > 0 {
 			list = strings.Join(allowed, l.T("list.sep"))
 		}
-		return fiber.StatusConflict, "", l.T("act.not_now", actionLabel(l, te.Action), statusLabel(l, te.Status), list), true
-	case errors.Is(err, reports.ErrIdempotencyKey):
-		return fiber.StatusUnprocessableEntity, "", l.T("report.bad.idem"), true
-	case errors.Is(err, reports.ErrConflict):
-		return fiber.StatusConflict, "", l.T("act.conflict"), true
-	case errors.Is(err, reports.ErrUnavailable):
-		return fiber.StatusServiceUnavailable, "", l.T("report.unavailable"), true
+		return pr.Status, "", l.T("act.not_now", actionLabel(l, pr.Action), statusLabel(l, pr.From), list), true
 	}
-	return 0, "", "", false
+	fallback := pr.Reason
+	if fallback == "" {
+		fallback = pr.Detail
+	}
+	return pr.Status, field, problemText(l, pr.Code, fallback), true
 }
 
 // readUploads reads uploaded photos, each cut off just past the size limit
@@ -447,9 +420,9 @@ type timelineRow struct {
 	Action, Label, When, Role, Cell, Note, Reason, Severity, StatusLabel string
 }
 
-// visibleReport loads the report of the route if the caller may see it:
-// their own, or one in a cell where they may handle reports (the rule of
-// reports/http.go). Others get the 404 page, so report ids reveal nothing.
+// visibleReport loads the report of the route if the caller may see it
+// (reports.Access.CanSee, the rule the API follows too). Others get the 404
+// page, so report ids reveal nothing.
 func (p *pages) visibleReport(c *fiber.Ctx) (reports.Report, error) {
 	l := p.lang(c)
 	ctx := c.UserContext()
@@ -461,13 +434,10 @@ func (p *pages) visibleReport(c *fiber.Ctx) (reports.Report, error) {
 	if err != nil {
 		return reports.Report{}, err
 	}
-	if me, _ := policy.PrincipalFrom(ctx); me.UserID != "" && me.UserID == r.ReporterID {
-		return r, nil
+	if !p.access.CanSee(ctx, r) {
+		return reports.Report{}, notFound
 	}
-	if p.d.Gate.Check(ctx, reports.PermHandle, policy.CellDomain(r.Cell)) == nil {
-		return r, nil
-	}
-	return reports.Report{}, notFound
+	return r, nil
 }
 
 func (p *pages) reportView(c *fiber.Ctx, r reports.Report) (reportViewPage, error) {
@@ -563,28 +533,10 @@ func (p *pages) reportView(c *fiber.Ctx, r reports.Report) (reportViewPage, erro
 	return v, nil
 }
 
-// mayTake reports whether the caller may take action a on r as it is: the
-// status allows it, they may act in its cell (reopen is for admins), and the
-// duplicate actions apply to a report linked as a duplicate.
+// mayTake reports whether the caller may take action a on r as it is
+// (reports.Access.MayTake).
 func (p *pages) mayTake(c *fiber.Ctx, r reports.Report, a reports.Action) bool {
-	ctx, cell := c.UserContext(), policy.CellDomain(r.Cell)
-	if !slices.Contains(reports.Allowed(r.Status), a) {
-		return false
-	}
-	perm := reports.PermHandle
-	if a == reports.ActReopen {
-		perm = reports.PermReopen
-	}
-	if p.d.Gate.Check(ctx, perm, cell) != nil {
-		return false
-	}
-	switch a {
-	case reports.ActConfirmDuplicate:
-		return r.DuplicateOf != "" && r.DuplicateState != "confirmed"
-	case reports.ActUnlinkDuplicate:
-		return r.DuplicateOf != ""
-	}
-	return true
+	return p.access.MayTake(c.UserContext(), r, a)
 }
 
 func (p *pages) showReport(c *fiber.Ctx, status int, r reports.Report, actErr, action, note string) error {
@@ -638,19 +590,11 @@ func (p *pages) act(c *fiber.Ctx, in reports.ActionInput) error {
 	if err != nil {
 		return err
 	}
-	perm := reports.PermHandle
-	if in.Action == reports.ActReopen {
-		perm = reports.PermReopen
-	}
-	if err := p.d.Gate.Check(ctx, perm, policy.CellDomain(r.Cell)); err != nil {
+	actor, err := p.access.Actor(ctx, r, in.Action)
+	if err != nil {
 		return fiber.NewError(fiber.StatusForbidden, l.T("err.not_your_cell"))
 	}
-	me, _ := policy.PrincipalFrom(ctx)
-	role := reports.RoleOfficer
-	if p.d.Gate.Check(ctx, reports.PermEscalations, policy.DomainAll) == nil {
-		role = reports.RoleAdmin
-	}
-	if _, err := p.d.Reports.Act(ctx, reports.Actor{ID: me.UserID, Role: role}, r.ID, in); err != nil {
+	if _, err := p.d.Reports.Act(ctx, actor, r.ID, in); err != nil {
 		if cur, gerr := p.d.Reports.Get(ctx, r.ID); gerr == nil {
 			r = cur
 		}
@@ -666,22 +610,9 @@ func (p *pages) act(c *fiber.Ctx, in reports.ActionInput) error {
 
 // The officer's queue.
 
-// scope is what the caller may list: everything for an admin, else the
-// cells where they are an officer (the rule of reports/http.go).
+// scope is what the caller may list (reports.Access.Scope).
 func (p *pages) scope(c *fiber.Ctx) reports.Scope {
-	ctx := c.UserContext()
-	if p.d.Gate.Check(ctx, reports.PermEscalations, policy.DomainAll) == nil {
-		return reports.Scope{All: true}
-	}
-	me, _ := policy.PrincipalFrom(ctx)
-	var cells []string
-	for _, d := range p.d.Gate.Enforcer().Domains(me.Subject(), policy.RoleOfficer) {
-		if code, ok := strings.CutPrefix(d, "cell:"); ok {
-			cells = append(cells, code)
-		}
-	}
-	slices.Sort(cells)
-	return reports.Scope{Cells: cells}
+	return p.access.Scope(c.UserContext())
 }
 
 type queuePage struct {

@@ -434,16 +434,15 @@
     showError(msg('refused') + explain(body));
   }
 
-  // explain puts a problem document into the page's language where we know
-  // the problem, else shows its detail.
+  // explain puts a problem document into the page's language by its stable
+  // code where the page knows it, else shows its detail.
   function explain(body) {
     if (!body) { return ''; }
     var detail = body.detail || body.title || '';
-    var code = /\(([a-z_]+)\)/.exec(detail);
-    if (code && form.hasAttribute('data-msg-photo-' + code[1])) { return msg('photo-' + code[1]); }
-    var loc = body.errors && body.errors[0] && body.errors[0].location;
+    var code = body.code || '';
+    if (code.indexOf('photo.') === 0 && form.hasAttribute('data-msg-photo-' + code.slice(6))) { return msg('photo-' + code.slice(6)); }
     var known = { location: 'bad-location', lat: 'bad-coords', lng: 'bad-coords', category: 'need-category', photos: 'need-photo', description: 'bad-description', address: 'bad-address' };
-    if (loc && known[loc]) { return msg(known[loc]); }
+    if (code.indexOf('invalid.') === 0 && known[code.slice(8)]) { return msg(known[code.slice(8)]); }
     return detail;
   }
 
