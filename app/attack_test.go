@@ -398,3 +398,36 @@ func TestProblemCodes(t *testing.T) {
 		t.Errorf("1 MB login: %d %s; want 413 with code too_large", status, body)
 	}
 }
+
+// The OpenAPI document names the real fields of the upload routes, so that
+// a client generated from it sends what the server reads.
+func TestOpenAPIDescribesUploads(t *testing.T) {
+	_, base := mustApp(t, testEnv(t, nil))
+	var spec struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Required   []string
+						Properties map[string]any
+					}
+				}
+			} `json:"requestBody"`
+		}
+	}
+	(&client{t: t, base: base}).must("GET", "/api/openapi.json", nil, &spec, 200)
+	for path, want := range map[string][]string{
+		"/api/v1/reports":              {"photos", "category", "lat", "lng", "description", "address", "manual"},
+		"/api/v1/reports/{id}/resolve": {"photo", "note"},
+	} {
+		form := spec.Paths[path]["post"].RequestBody.Content["multipart/form-data"].Schema
+		for _, f := range want {
+			if form.Properties[f] == nil {
+				t.Errorf("POST %s: the form's field %q is not described (have %v)", path, f, form.Properties)
+			}
+		}
+		if form.Properties["filename"] != nil {
+			t.Errorf("POST %s is still described as a generic upload", path)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 			"optional `description` (≤ 500 characters) and `address`, `lat` and `lng` (omit both to use the photo's GPS), `manual` (true when picked on a map). " +
 			"Send an `Idempotency-Key` header, the same on every retry of one report: a retry answers the first report (200), " +
 			"the same key with different content answers 422.",
+		RequestBody:  submitBody(),
 		MaxBodyBytes: MaxSubmitBody, DefaultStatus: http.StatusCreated, Errors: []int{400, 413, 422, 503},
 	}, h.submit)
 	policy.Register(api, gate, PermCreate, huma.Operation{
@@ -75,6 +76,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	policy.Register(api, gate, PermHandle, huma.Operation{
 		OperationID: "resolve-report", Method: http.MethodPost, Path: "/api/v1/reports/{id}/resolve", Tags: []string{"reports"},
 		Summary:      "Resolve with an optional after-photo (multipart: `photo`, `note`)",
+		RequestBody:  resolveBody(),
 		MaxBodyBytes: MaxResolveBody, Errors: []int{403, 404, 409, 422, 503},
 	}, h.resolve)
 	policy.Register(api, gate, PermQueue, huma.Operation{
@@ -109,6 +111,40 @@ func (h *handlers) categories(ctx context.Context, _ *struct{}) (*categoriesOutp
 	out.Body.Categories = h.svc.Categories()
 	return out, nil
 }
+
+// submitBody describes the submission form field by field, so that a client
+// generated from the OpenAPI document sends what the handler reads (huma
+// would otherwise describe a raw multipart form as a generic upload).
+func submitBody() *huma.RequestBody {
+	photo := &huma.Schema{Type: "string", Format: "binary",
+		Description: "A photo: JPEG, PNG or WebP, at most 10 MB and 40 megapixels"}
+	return &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"multipart/form-data": {
+		Schema: &huma.Schema{Type: "object", Required: []string{"photos", "category"}, Properties: map[string]*huma.Schema{
+			"photos":      {Type: "array", Items: photo, MinItems: ptr(1), MaxItems: ptr(MaxPhotos), Description: "1 to 3 photos, each as a part named photos"},
+			"category":    {Type: "string", MaxLength: ptr(40), Description: "a category code from GET /api/v1/categories"},
+			"lat":         {Type: "number", Minimum: ptrF(-90), Maximum: ptrF(90), Description: "WGS-84 latitude; omit lat and lng to use the photo's GPS"},
+			"lng":         {Type: "number", Minimum: ptrF(-180), Maximum: ptrF(180), Description: "WGS-84 longitude"},
+			"description": {Type: "string", MaxLength: ptr(MaxDescription), Description: "what is wrong, up to 500 characters"},
+			"address":     {Type: "string", MaxLength: ptr(MaxAddress), Description: "where, in words"},
+			"manual":      {Type: "boolean", Description: "true when the position was picked by hand on a map"},
+		}},
+		Encoding: map[string]*huma.Encoding{"photos": {ContentType: "image/jpeg, image/png, image/webp"}},
+	}}}
+}
+
+// resolveBody describes the resolution form.
+func resolveBody() *huma.RequestBody {
+	return &huma.RequestBody{Content: map[string]*huma.MediaType{"multipart/form-data": {
+		Schema: &huma.Schema{Type: "object", Properties: map[string]*huma.Schema{
+			"photo": {Type: "string", Format: "binary", Description: "optional after-photo: JPEG, PNG or WebP, at most 10 MB"},
+			"note":  {Type: "string", MaxLength: ptr(MaxNote), Description: "what was done"},
+		}},
+		Encoding: map[string]*huma.Encoding{"photo": {ContentType: "image/jpeg, image/png, image/webp"}},
+	}}}
+}
+
+func ptr(n int) *int          { return &n }
+func ptrF(f float64) *float64 { return &f }
 
 type submitInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"128"`
