@@ -73,22 +73,45 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// ThrottledError says a login was refused because of repeated failures.
+// ThrottleScope names the limit that refused a login.
+type ThrottleScope string
+
+// Throttle scopes, checked in this order.
+const (
+	// ScopeAccountAddress: too many failures for this account from this
+	// address. The owner elsewhere can still log in.
+	ScopeAccountAddress ThrottleScope = "account_address"
+	// ScopeAddress: too many failures from this address, whatever the account.
+	ScopeAddress ThrottleScope = "address"
+	// ScopeAccount: too many failures for this account from all addresses
+	// together, a distributed attack; it refuses the owner too.
+	ScopeAccount ThrottleScope = "account"
+)
+
+// ThrottledError says a login was refused because of repeated failures, and
+// when to try again. Callers answer 429 with Retry-After.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	Scope      ThrottleScope
+	// PerAddress is Scope == ScopeAddress, for callers that only tell the
+	// address limit apart from the account limits.
 	PerAddress bool
 }
 
+// Minutes is RetryAfter in whole minutes, rounded up and at least 1: trying
+// again after that many minutes is not refused by the same limit.
+func (e *ThrottledError) Minutes() int {
+	return max(1, int((e.RetryAfter+time.Minute-1)/time.Minute))
+}
+
 func (e *ThrottledError) Error() string {
-	mins := int(e.RetryAfter.Round(time.Minute) / time.Minute)
-	if mins < 1 {
-		mins = 1
+	switch e.Scope {
+	case ScopeAddress:
+		return fmt.Sprintf("too many failed logins from your network address; try again in %d minute(s)", e.Minutes())
+	case ScopeAccount:
+		return fmt.Sprintf("too many failed logins for this account from many network addresses, so it is locked for now; try again in %d minute(s)", e.Minutes())
 	}
-	who := "this account"
-	if e.PerAddress {
-		who = "your network address"
-	}
-	return fmt.Sprintf("too many failed logins for %s; try again in %d minute(s)", who, mins)
+	return fmt.Sprintf("too many failed logins for this account from your network address; try again in %d minute(s)", e.Minutes())
 }
 
 var (

@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -185,42 +184,6 @@ func TestDisableEndsSessionsAtOnce(t *testing.T) {
 	}
 	if _, err := s.SetDisabled(ctx, "admin-id", "nobody", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown account: err = %v, want ErrNotFound", err)
-	}
-}
-
-func TestThrottlePerAccountAndAddress(t *testing.T) {
-	ctx := context.Background()
-	s, _ := mustService(t)
-	mustRegister(t, s, "13600136003")
-	for i := range MaxFailuresPerAccount {
-		if _, err := s.Login(ctx, "13600136003", "wrong", fmt.Sprintf("10.0.1.%d", i)); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("attempt %d: %v", i, err)
-		}
-	}
-	_, err := s.Login(ctx, "13600136003", "correct horse", "10.0.2.1")
-	var te *ThrottledError
-	if !errors.As(err, &te) || te.PerAddress {
-		t.Fatalf("after %d failures: err = %v, want a per-account ThrottledError", MaxFailuresPerAccount, err)
-	}
-	if te.RetryAfter <= 0 || te.RetryAfter > FailureWindow {
-		t.Errorf("RetryAfter = %s", te.RetryAfter)
-	}
-	if !strings.Contains(te.Error(), "minute") {
-		t.Errorf("message %q does not say when to retry", te.Error())
-	}
-	// Once the window has passed the right password works again.
-	s.now = func() time.Time { return time.Now().UTC().Add(FailureWindow + time.Second) }
-	if _, err := s.Login(ctx, "13600136003", "correct horse", "10.0.2.1"); err != nil {
-		t.Errorf("after the window: %v", err)
-	}
-	s.now = func() time.Time { return time.Now().UTC() }
-
-	// Per address: many accounts tried from one address.
-	for i := range MaxFailuresPerAddress {
-		_, _ = s.Login(ctx, fmt.Sprintf("1590000%04d", i), "wrong", "10.9.9.9")
-	}
-	if _, err := s.Login(ctx, "13600136003", "correct horse", "10.9.9.9"); !errors.As(err, &te) || !te.PerAddress {
-		t.Errorf("from a busy address: err = %v, want a per-address ThrottledError", err)
 	}
 }
 

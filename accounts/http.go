@@ -32,7 +32,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	policy.Register(api, gate, PermLogin, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login", Tags: []string{"auth"},
 		Summary:     "Log in with a phone number or username and a password",
-		Description: "Answers a bearer token for the Authorization header. Repeated failures are refused for a while per account and per address (429).",
+		Description: "Answers a bearer token for the Authorization header. Repeated failures are refused until the end of a 15-minute window (429 with Retry-After): 5 for one account from one address, 20 from one address, 50 for one account from all addresses together.",
 		Errors:      []int{400, 401, 403, 422, 429},
 	}, h.login)
 	policy.Register(api, gate, PermLogout, huma.Operation{

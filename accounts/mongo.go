@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -16,7 +18,7 @@ import (
 const (
 	usersCollection    = "users"
 	sessionsCollection = "sessions"
-	failuresCollection = "login_failures"
+	attemptsCollection = "login_attempts"
 )
 
 // Indexes lists the indexes accounts need.
@@ -26,8 +28,7 @@ func Indexes() []storage.Index {
 		{Collection: usersCollection, Name: "kind_created", Keys: bson.D{{Key: "kind", Value: 1}, {Key: "created_at", Value: 1}}},
 		{Collection: sessionsCollection, Name: "user", Keys: bson.D{{Key: "user_id", Value: 1}}},
 		{Collection: sessionsCollection, Name: "expires", Keys: bson.D{{Key: "expires_at", Value: 1}}},
-		{Collection: failuresCollection, Name: "key_at", Keys: bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}},
-		{Collection: failuresCollection, Name: "at", Keys: bson.D{{Key: "at", Value: 1}}},
+		{Collection: attemptsCollection, Name: "expires", Keys: bson.D{{Key: "expires_at", Value: 1}}},
 	}
 }
 
@@ -38,21 +39,24 @@ type sessionDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"`
 }
 
-type failureDoc struct {
-	ID  bson.ObjectID `bson:"_id"`
-	Key string        `bson:"key"`
-	At  time.Time     `bson:"at"`
+// attemptDoc is one claimed login attempt slot. Its _id is the throttle key,
+// the window and the slot number, so that claiming is a unique insert: the
+// only write that is atomic on every supported store.
+type attemptDoc struct {
+	ID        string    `bson:"_id"`
+	ExpiresAt time.Time `bson:"expires_at"` // end of the window, for pruning
 }
 
 type store struct {
-	users, sessions, failures *mongo.Collection
+	users, sessions, attempts *mongo.Collection
+	claims                    claimLocks
 }
 
 func newStore(db *mongo.Database) *store {
 	return &store{
 		users:    db.Collection(usersCollection),
 		sessions: db.Collection(sessionsCollection),
-		failures: db.Collection(failuresCollection),
+		attempts: db.Collection(attemptsCollection),
 	}
 }
 
@@ -148,37 +152,105 @@ func (s *store) deleteExpiredSessions(ctx context.Context, now time.Time) error 
 	return err
 }
 
-// Failed logins are append-only entries, counted over a window: inserts are
-// safe under concurrency on every supported store, unlike a counter.
-func (s *store) addFailure(ctx context.Context, key string, at time.Time) error {
-	_, err := s.failures.InsertOne(ctx, failureDoc{ID: bson.NewObjectID(), Key: key, At: at})
-	return err
+func slotID(prefix string, n int) string { return prefix + ":" + strconv.Itoa(n) }
+
+// claimSlot claims a free slot among 1..limit under prefix (a key and its
+// window) by inserting it, and returns its id, or "" when every slot is
+// taken. Concurrent callers, in this instance or another, each get a
+// different slot or none, so at most limit of them proceed: the unique _id
+// decides. Inside this instance the claimers of one key take turns, starting
+// where the last one succeeded, so that a burst costs one insert per claim
+// rather than one per slot already taken (optimistic claims collapse under
+// contention, DESIGN.md). When the last slot is taken the key is most likely
+// exhausted (slots fill from 1 up), which one read by _id tells without
+// trying limit inserts: the usual case for an attacker's further requests.
+func (s *store) claimSlot(ctx context.Context, prefix string, limit int, expires time.Time) (string, error) {
+	l := s.claims.lock(prefix)
+	defer s.claims.unlock(prefix, l)
+	err := s.attempts.FindOne(ctx, bson.D{{Key: "_id", Value: slotID(prefix, limit)}}).Err()
+	if err == nil {
+		return "", nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return "", fmt.Errorf("read login attempts: %w", err)
+	}
+	// Round from the hint, so that a slot given back below it (an attempt
+	// that succeeded) is found before refusing.
+	start := min(max(l.next, 1), limit)
+	for i := range limit {
+		n := (start-1+i)%limit + 1
+		id := slotID(prefix, n)
+		_, err := s.attempts.InsertOne(ctx, attemptDoc{ID: id, ExpiresAt: expires})
+		if err == nil {
+			l.next = n + 1
+			return id, nil
+		}
+		if !storage.IsDuplicateKey(err) {
+			return "", fmt.Errorf("claim login attempt: %w", err)
+		}
+	}
+	return "", nil
 }
 
-// failures returns the times of key's failures since 'since', oldest first.
-func (s *store) failuresSince(ctx context.Context, key string, since time.Time, limit int64) ([]time.Time, error) {
-	cur, err := s.failures.Find(ctx, bson.D{{Key: "key", Value: key}, {Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}},
-		options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("count failed logins: %w", err)
-	}
-	var docs []failureDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("count failed logins: %w", err)
-	}
-	out := make([]time.Time, len(docs))
-	for i, d := range docs {
-		out[len(docs)-1-i] = d.At
-	}
-	return out, nil
+// claimLocks makes the claimers of one throttle key in this instance take
+// turns. An entry lives only while someone holds or waits for it, so the map
+// stays as small as the number of keys being claimed at this moment.
+type claimLocks struct {
+	mu sync.Mutex
+	m  map[string]*claimLock
 }
 
-func (s *store) clearFailures(ctx context.Context, key string) error {
-	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "key", Value: key}})
-	return err
+type claimLock struct {
+	sync.Mutex
+	refs int // guarded by claimLocks.mu
+	next int // the slot to try first; guarded by the claimLock
 }
 
-func (s *store) pruneFailures(ctx context.Context, before time.Time) error {
-	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}})
+func (c *claimLocks) lock(key string) *claimLock {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*claimLock{}
+	}
+	l := c.m[key]
+	if l == nil {
+		l = &claimLock{next: 1}
+		c.m[key] = l
+	}
+	l.refs++
+	c.mu.Unlock()
+	l.Lock()
+	return l
+}
+
+func (c *claimLocks) unlock(key string, l *claimLock) {
+	l.Unlock()
+	c.mu.Lock()
+	if l.refs--; l.refs == 0 {
+		delete(c.m, key)
+	}
+	c.mu.Unlock()
+}
+
+// releaseSlot frees a claimed slot: the attempt it stood for is not a failure.
+func (s *store) releaseSlot(ctx context.Context, id string) error {
+	if _, err := s.attempts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("release login attempt: %w", err)
+	}
+	return nil
+}
+
+// clearSlots frees every slot under prefix, one delete by _id each: any
+// other filter would read the whole collection on the embedded store.
+func (s *store) clearSlots(ctx context.Context, prefix string, limit int) error {
+	for n := 1; n <= limit; n++ {
+		if err := s.releaseSlot(ctx, slotID(prefix, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *store) pruneAttempts(ctx context.Context, now time.Time) error {
+	_, err := s.attempts.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}})
 	return err
 }

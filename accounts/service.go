@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -21,13 +23,32 @@ type Roles interface {
 	Grant(ctx context.Context, subject, role, domain string) error
 }
 
-// Throttle limits: after this many failures inside Window, logins for the
-// account (or from the address) are refused until the oldest failure leaves it.
+// Throttle limits. Every login attempt claims a slot of the current
+// FailureWindow in each of three scopes before the password is checked, and
+// is refused when a scope has no slot left; an attempt with the right
+// password gives its slots back. So at most this many wrong passwords are
+// checked per window, however many requests arrive at once:
+//
+//   - MaxFailuresPerAccountAddress for one account from one address: an
+//     attacker on one address locks only themself out, and the owner on
+//     another address still logs in;
+//   - MaxFailuresPerAddress from one address over all accounts, against one
+//     address spraying many accounts;
+//   - MaxFailuresPerAccount for one account from all addresses together,
+//     against a distributed attack. 50 per 15 minutes lets an attacker with
+//     many addresses try 4,800 passwords a day, not millions, while it takes
+//     ten addresses working together to lock the owner out; the owner's own
+//     typos never come near it.
+//
+// Windows are fixed (aligned to the clock), so across a window's end up to
+// twice a limit can be tried in a short time; the rate over time stays
+// within the limit.
 const (
-	MaxFailuresPerAccount = 5
-	MaxFailuresPerAddress = 20
-	FailureWindow         = 15 * time.Minute
-	SessionTTL            = 30 * 24 * time.Hour
+	MaxFailuresPerAccountAddress = 5
+	MaxFailuresPerAddress        = 20
+	MaxFailuresPerAccount        = 50
+	FailureWindow                = 15 * time.Minute
+	SessionTTL                   = 30 * 24 * time.Hour
 )
 
 // Service manages accounts and sessions.
@@ -36,11 +57,41 @@ type Service struct {
 	roles Roles
 	log   *slog.Logger
 	now   func() time.Time
+	// hashSlots bounds the argon2 computations running at once: each takes
+	// argonMemory (19 MiB), so a burst of logins for many accounts from many
+	// addresses, which no throttle refuses, would otherwise take gigabytes.
+	hashSlots chan struct{}
+	// verify checks a password against its hash; a seam for tests to count
+	// the real checks.
+	verify func(hash, pw string) (bool, error)
 }
 
 // NewService builds the accounts service.
 func NewService(db *mongo.Database, roles Roles, log *slog.Logger) *Service {
-	return &Service{store: newStore(db), roles: roles, log: log, now: func() time.Time { return time.Now().UTC() }}
+	return &Service{
+		store: newStore(db), roles: roles, log: log,
+		now:       func() time.Time { return time.Now().UTC() },
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		verify:    checkPassword,
+	}
+}
+
+// withHashSlot runs f, an argon2 computation, once a slot is free.
+func (s *Service) withHashSlot(ctx context.Context, f func()) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	f()
+	return nil
+}
+
+func (s *Service) hash(ctx context.Context, pw string) (string, error) {
+	var h string
+	err := s.withHashSlot(ctx, func() { h = hashPassword(pw) })
+	return h, err
 }
 
 // RegisterInput is what a rider sends to register.
@@ -69,8 +120,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (User, error) 
 	if err := CheckPassword(in.Password, phone); err != nil {
 		return User{}, err
 	}
+	hash, err := s.hash(ctx, in.Password)
+	if err != nil {
+		return User{}, err
+	}
 	u := User{ID: bson.NewObjectID().Hex(), Login: phone, Phone: phone, DisplayName: name, Kind: KindRider, Work: work,
-		PasswordHash: hashPassword(in.Password), CreatedAt: s.now()}
+		PasswordHash: hash, CreatedAt: s.now()}
 	return u, s.create(ctx, u, policy.RoleRider)
 }
 
@@ -100,8 +155,12 @@ func (s *Service) CreateStaff(ctx context.Context, in StaffInput) (User, error) 
 	if err := CheckPassword(in.Password, login); err != nil {
 		return User{}, err
 	}
+	hash, err := s.hash(ctx, in.Password)
+	if err != nil {
+		return User{}, err
+	}
 	u := User{ID: bson.NewObjectID().Hex(), Login: login, DisplayName: name, Kind: kind,
-		PasswordHash: hashPassword(in.Password), CreatedAt: s.now()}
+		PasswordHash: hash, CreatedAt: s.now()}
 	role := ""
 	if kind == KindAdmin {
 		role = policy.RoleAdmin
@@ -136,77 +195,150 @@ type Session struct {
 }
 
 // Login checks the credentials and opens a session. addr is the client's
-// network address, for throttling. Errors: ErrBadCredentials, ErrDisabled,
-// *ThrottledError, *ValidationError.
+// network address, for throttling. The attempt is counted before the
+// password is checked (see MaxFailuresPerAccountAddress), so concurrent
+// requests cannot check more passwords than the limits allow. Errors:
+// ErrBadCredentials, ErrDisabled, *ThrottledError, *ValidationError.
 func (s *Service) Login(ctx context.Context, login, password, addr string) (Session, error) {
 	now := s.now()
 	norm, ok := normalizeLogin(login)
 	if !ok {
 		return Session{}, &ValidationError{Field: "login", Reason: "enter your mobile number or username"}
 	}
-	acctKey, addrKey := "login:"+norm, "addr:"+addr
-	if err := s.checkThrottle(ctx, acctKey, MaxFailuresPerAccount, false, now); err != nil {
+	att, err := s.claimAttempt(ctx, norm, addr, now)
+	if err != nil {
 		return Session{}, err
 	}
-	if addr != "" {
-		if err := s.checkThrottle(ctx, addrKey, MaxFailuresPerAddress, true, now); err != nil {
-			return Session{}, err
-		}
-	}
+	// From here on, a failed attempt keeps its slots (they are the record of
+	// the failure); anything else gives them back.
 	u, err := s.store.userBy(ctx, "login", norm)
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.release(ctx, att)
 		return Session{}, err
 	}
+	unknown := errors.Is(err, ErrNotFound)
 	hash := u.PasswordHash
-	if errors.Is(err, ErrNotFound) {
+	if unknown {
+		// Checked all the same, so that an unknown login answers as slowly
+		// as a real one and cannot be told apart.
 		hash = dummyHash()
 	}
-	match, herr := checkPassword(hash, password)
+	var match bool
+	var herr error
+	if err := s.withHashSlot(ctx, func() { match, herr = s.verify(hash, password) }); err != nil {
+		s.release(ctx, att)
+		return Session{}, err
+	}
 	if herr != nil {
+		s.release(ctx, att)
 		return Session{}, herr
 	}
-	if errors.Is(err, ErrNotFound) || !match {
-		s.recordFailure(ctx, now, acctKey, addrKey)
+	if unknown || !match {
 		return Session{}, ErrBadCredentials
 	}
+	// The right password: whoever sent it is not guessing, so this attempt
+	// and the earlier failures of this account from this address stop
+	// counting. Failures from other addresses still count against the
+	// account, and other accounts' failures against the address.
+	s.succeeded(ctx, att)
 	if u.Disabled {
 		return Session{}, ErrDisabled
-	}
-	if err := s.store.clearFailures(ctx, acctKey); err != nil {
-		s.log.Warn("clear failed logins", "err", err)
 	}
 	token := randomToken(32)
 	sess := sessionDoc{ID: tokenID(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	if err := s.store.insertSession(ctx, sess); err != nil {
 		return Session{}, err
 	}
-	return Session{Token: token, ExpiresAt: sess.ExpiresAt, User: u}, nil
+	// A disable that ran since the account was read above has deleted the
+	// account's sessions before this one existed. Read the flag again: if it
+	// is set, end this session too; if not, the disable comes later and its
+	// deletion will find this session.
+	cur, err := s.store.userBy(ctx, "_id", u.ID)
+	if err == nil && !cur.Disabled {
+		return Session{Token: token, ExpiresAt: sess.ExpiresAt, User: u}, nil
+	}
+	if derr := s.store.deleteSession(context.WithoutCancel(ctx), sess.ID); derr != nil {
+		return Session{}, fmt.Errorf("end the session of an account disabled during login: %w", derr)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Session{}, err
+	}
+	return Session{}, ErrDisabled
 }
 
-func (s *Service) checkThrottle(ctx context.Context, key string, max int, perAddr bool, now time.Time) error {
-	times, err := s.store.failuresSince(ctx, key, now.Add(-FailureWindow), int64(max))
-	if err != nil {
-		return err
-	}
-	if len(times) < max {
-		return nil
-	}
-	return &ThrottledError{RetryAfter: times[0].Add(FailureWindow).Sub(now), PerAddress: perAddr}
+// attempt is the slots one login attempt holds, one per throttle scope.
+type attempt struct {
+	pairPrefix string   // the account-from-address key and window
+	slots      []string // ids of the claimed slots
 }
 
-func (s *Service) recordFailure(ctx context.Context, now time.Time, keys ...string) {
-	for _, k := range keys {
-		if k == "addr:" {
-			continue
+// throttleKey is one throttle scope of a login attempt.
+type throttleKey struct {
+	key   string
+	limit int
+	scope ThrottleScope
+}
+
+// throttleKeys lists the scopes in the order they are claimed. The account
+// from this address comes first, so that a guesser refused there takes
+// nothing from the budget shared with the owner; the account over all
+// addresses comes last for the same reason. Logins hold no '|' and no ':',
+// so keys cannot run into each other; addresses may hold ':' (IPv6).
+func throttleKeys(login, addr string) []throttleKey {
+	keys := []throttleKey{{"la:" + login + "|" + addr, MaxFailuresPerAccountAddress, ScopeAccountAddress}}
+	if addr != "" {
+		keys = append(keys, throttleKey{"a:" + addr, MaxFailuresPerAddress, ScopeAddress})
+	}
+	return append(keys, throttleKey{"l:" + login, MaxFailuresPerAccount, ScopeAccount})
+}
+
+// claimAttempt claims a slot of the current window in every scope, or none:
+// when a scope is full the slots already claimed are given back and a
+// *ThrottledError says when the window ends.
+func (s *Service) claimAttempt(ctx context.Context, login, addr string, now time.Time) (attempt, error) {
+	secs := int64(FailureWindow / time.Second)
+	window := now.Unix() / secs
+	end := time.Unix((window+1)*secs, 0).UTC()
+	suffix := ":" + strconv.FormatInt(window, 10)
+	var att attempt
+	for i, k := range throttleKeys(login, addr) {
+		prefix := k.key + suffix
+		if i == 0 {
+			att.pairPrefix = prefix
 		}
-		if err := s.store.addFailure(ctx, k, now); err != nil {
-			s.log.Warn("record failed login", "err", err)
+		id, err := s.store.claimSlot(ctx, prefix, k.limit, end)
+		if err == nil && id == "" {
+			err = &ThrottledError{RetryAfter: end.Sub(now), Scope: k.scope, PerAddress: k.scope == ScopeAddress}
+		}
+		if err != nil {
+			s.release(ctx, att)
+			return attempt{}, err
+		}
+		att.slots = append(att.slots, id)
+	}
+	return att, nil
+}
+
+// release gives back an attempt's slots: it was not a failed password.
+// Without the caller's cancellation, so that a client hanging up does not
+// leave them counted as failures.
+func (s *Service) release(ctx context.Context, att attempt) {
+	ctx = context.WithoutCancel(ctx)
+	for _, id := range att.slots {
+		if err := s.store.releaseSlot(ctx, id); err != nil {
+			s.log.Warn("release login attempt", "err", err)
 		}
 	}
-	// Old entries serve no purpose; pruning here keeps the table small
-	// without a background job.
-	if err := s.store.pruneFailures(ctx, now.Add(-2*FailureWindow)); err != nil {
-		s.log.Warn("prune failed logins", "err", err)
+}
+
+// succeeded releases the attempt and clears the account's failures from
+// this address. A failure to clear only leaves the count higher: logged, not
+// failed, since the login itself is right.
+func (s *Service) succeeded(ctx context.Context, att attempt) {
+	// The first slot is the pair's, which clearSlots frees with the rest.
+	s.release(ctx, attempt{slots: att.slots[1:]})
+	if err := s.store.clearSlots(context.WithoutCancel(ctx), att.pairPrefix, MaxFailuresPerAccountAddress); err != nil {
+		s.log.Warn("clear failed logins", "err", err)
 	}
 }
 
@@ -282,21 +414,42 @@ func (s *Service) List(ctx context.Context, kind string) ([]User, error) {
 	return s.store.listUsers(ctx, Kind(kind), 1000)
 }
 
-// SetDisabled disables or re-enables an account. Disabling ends its sessions
-// at once. An admin cannot disable their own account (ErrSelf).
+// SetDisabled disables or re-enables an account. An admin cannot disable
+// their own account (ErrSelf); an unknown id is ErrNotFound.
+//
+// Disabling takes effect at once through the flag, which Authenticate reads
+// on every request, and then deletes the account's sessions, so that they are
+// gone for anything that checks only the session, and cannot come back if the
+// account is enabled again. If that deletion fails the account stays disabled
+// and the error is returned, for the admin to see and retry: a warning in a
+// log would leave the sessions waiting for a re-enable.
+//
+// Enabling first deletes any session the account still has (one opened by a
+// login racing the disable, or left by a failed deletion), so a re-enabled
+// account starts with no session; if that fails the account stays disabled.
 func (s *Service) SetDisabled(ctx context.Context, actorID, id string, disabled bool) (User, error) {
 	if disabled && actorID == id {
 		return User{}, ErrSelf
 	}
-	if err := s.store.setDisabled(ctx, id, disabled); err != nil {
-		return User{}, err
-	}
 	if disabled {
-		// Authenticate checks the flag on every request, so this is tidying,
-		// not what makes the disable take effect.
-		if err := s.store.deleteSessionsOf(ctx, id); err != nil {
-			s.log.Warn("end sessions of disabled account", "user", id, "err", err)
+		if err := s.store.setDisabled(ctx, id, true); err != nil {
+			return User{}, err
 		}
+		if err := s.store.deleteSessionsOf(ctx, id); err != nil {
+			return User{}, fmt.Errorf("the account is disabled, but its sessions could not be ended; disable it again: %w", err)
+		}
+		return s.Get(ctx, id)
+	}
+	u, err := s.Get(ctx, id)
+	if err != nil || !u.Disabled {
+		// Enabling an enabled account must not end its sessions.
+		return u, err
+	}
+	if err := s.store.deleteSessionsOf(ctx, id); err != nil {
+		return User{}, fmt.Errorf("the account stays disabled: its old sessions could not be ended: %w", err)
+	}
+	if err := s.store.setDisabled(ctx, id, false); err != nil {
+		return User{}, err
 	}
 	return s.Get(ctx, id)
 }
@@ -325,9 +478,18 @@ func (s *Service) EnsureAdmin(ctx context.Context, password string) (created boo
 	return true, pw, nil
 }
 
-// PruneSessions deletes expired sessions.
+// PruneSessions deletes expired sessions and the login attempt records of
+// past throttle windows. Both read the whole collection on the embedded
+// store, so this runs from a periodic job, never on a request.
 func (s *Service) PruneSessions(ctx context.Context) error {
-	return s.store.deleteExpiredSessions(ctx, s.now())
+	now := s.now()
+	if err := s.store.deleteExpiredSessions(ctx, now); err != nil {
+		return fmt.Errorf("prune sessions: %w", err)
+	}
+	if err := s.store.pruneAttempts(ctx, now); err != nil {
+		return fmt.Errorf("prune login attempts: %w", err)
+	}
+	return nil
 }
 
 func tokenID(token string) string {

@@ -76,15 +76,14 @@ func (f *formState) fail(c *fiber.Ctx, l lang, err error, takenField string) (st
 		f.Error = l.T("err.form")
 		return fiber.StatusUnprocessableEntity, true
 	case errors.As(err, &te):
-		mins := int(te.RetryAfter.Round(time.Minute) / time.Minute)
-		if mins < 1 {
-			mins = 1
-		}
 		key := "err.throttled"
-		if te.PerAddress {
+		switch te.Scope {
+		case accounts.ScopeAddress:
 			key = "err.throttled_addr"
+		case accounts.ScopeAccount:
+			key = "err.throttled_account"
 		}
-		f.Error = l.T(key, mins)
+		f.Error = l.T(key, te.Minutes())
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(te.RetryAfter.Seconds())+1))
 		return fiber.StatusTooManyRequests, true
 	case errors.Is(err, accounts.ErrBadCredentials):

@@ -333,7 +333,7 @@ func TestLogin(t *testing.T) {
 		b := e.browser(t)
 		b.get("/login")
 		var p page
-		for range accounts.MaxFailuresPerAccount + 1 {
+		for range accounts.MaxFailuresPerAccountAddress + 1 {
 			p = b.post("/login", url.Values{"login": {"victim"}, "password": {"wrong-wrong"}})
 		}
 		wantStatus(t, p, http.StatusTooManyRequests)
