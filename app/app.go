@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	} {
 		a.Server.AllowBody(fiber.MethodPost, r.path, r.limit, true)
 	}
-	a.Server.AllowBody(fiber.MethodPost, "/open311/v2/requests.json", reports.MaxResolveBody, false)
+	a.Server.AllowBody(fiber.MethodPost, "/open311/v2/requests.json", open311.MaxSubmitBody, false)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

@@ -30,6 +30,12 @@ const (
 // Prefix is where the GeoReport v2 endpoint lives.
 const Prefix = "/open311/v2"
 
+// MaxSubmitBody is the largest body of a POST requests.json: one photo of
+// reports.MaxPhotoBytes and the form fields around it. The server must
+// allow that route this much (web.Server.AllowBody), to callers without a
+// session: Open311 clients authenticate with the api_key inside the form.
+const MaxSubmitBody = reports.MaxPhotoBytes + 64<<10
+
 const (
 	contentTypeJSON = "application/json; charset=utf-8"
 	onlyJSON        = "only the JSON format is supported"
@@ -99,31 +105,32 @@ func (h *handlers) fail(c *fiber.Ctx, err error) error {
 	return h.writeError(c, status, description)
 }
 
-// status is the one place open311 errors become HTTP statuses on the
-// GeoReport endpoint.
+// status says how the GeoReport endpoint answers err: open311's own errors
+// here, a report's through reports.ProblemOf, the table the API and the
+// pages use, with its 4xx statuses folded into the 400 that GeoReport v2
+// clients expect (other than 403 and 404, which the specification names).
 func (h *handlers) status(err error) (int, string) {
 	var ve *ValidationError
-	var rve *reports.ValidationError
-	var pe *reports.PhotoError
 	switch {
 	case errors.Is(err, ErrNoKey), errors.Is(err, ErrInvalidKey), errors.Is(err, ErrRevokedKey):
 		return http.StatusForbidden, err.Error()
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, ve.Error()
-	case errors.As(err, &rve):
-		return http.StatusBadRequest, rve.Error()
-	case errors.As(err, &pe):
-		return http.StatusBadRequest, pe.Error()
-	case errors.Is(err, reports.ErrIdempotencyKey):
-		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, reports.ErrUnavailable):
-		h.log.Error("open311: reports unavailable", "err", err)
-		return http.StatusServiceUnavailable, reports.ErrUnavailable.Error()
 	case errors.Is(err, ErrUnavailable):
 		h.log.Error("open311: store unavailable", "err", err)
 		return http.StatusServiceUnavailable, ErrUnavailable.Error()
+	}
+	if p, ok := reports.ProblemOf(err); ok {
+		status := p.Status
+		if status >= 400 && status < 500 && status != http.StatusForbidden && status != http.StatusNotFound {
+			status = http.StatusBadRequest
+		}
+		if status >= 500 {
+			h.log.Error("open311: reports unavailable", "err", err)
+		}
+		return status, p.Detail
 	}
 	h.log.Error("open311", "err", err)
 	return http.StatusInternalServerError, "something went wrong on our side; please try again"
@@ -190,7 +197,8 @@ func (h *handlers) submit(c *fiber.Ctx) error {
 	in := Submission{
 		APIKey: form("api_key"), IdempotencyKey: strings.Clone(c.Get("Idempotency-Key")),
 		ServiceCode: form("service_code"), Lat: form("lat"), Long: form("long"),
-		Description: form("description"), Address: form("address_string"), Locale: ParseLocale(form("locale")),
+		Description: form("description"), Address: form("address_string"), MediaURL: form("media_url"),
+		Locale: ParseLocale(form("locale")),
 	}
 	if ctype == fiber.MIMEMultipartForm {
 		mf, err := c.MultipartForm()

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
 	"github.com/nuanxin/nuanxin/reports"
 )
 
@@ -49,9 +47,12 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// Reports is what open311 needs of the reports service.
+// Reports is what open311 needs of the reports service (*reports.Service).
+// Reports are read through Search alone, which never loads who filed or
+// handles a report.
 type Reports interface {
-	Submit(ctx context.Context, reporterID string, in reports.Submission) (reports.Report, bool, error)
+	SubmitPhotoOptional(ctx context.Context, reporterID string, in reports.Submission) (reports.Report, bool, error)
+	Search(ctx context.Context, f reports.SearchFilter) ([]reports.Summary, error)
 	Categories() []reports.Category
 }
 
@@ -59,15 +60,12 @@ type Reports interface {
 type Service struct {
 	reports Reports
 	keys    *Keys
-	store   *requestStore
 	log     *slog.Logger
 }
 
-// NewService builds the GeoReport service. db is the document store the
-// reports service writes to: searches read its reports collection directly
-// (see store.go).
-func NewService(db *mongo.Database, reps Reports, keys *Keys, log *slog.Logger) *Service {
-	return &Service{reports: reps, keys: keys, store: newRequestStore(db), log: log}
+// NewService builds the GeoReport service.
+func NewService(reps Reports, keys *Keys, log *slog.Logger) *Service {
+	return &Service{reports: reps, keys: keys, log: log}
 }
 
 // Locale picks the language of names and notices: "zh", "en", or "" for both
@@ -169,7 +167,7 @@ var rejectNotes = map[string][2]string{
 	"abusive":               {"内容不当", "abusive content"},
 }
 
-func (s *Service) view(r reports.Report, l Locale) Request {
+func (s *Service) view(r reports.Summary, l Locale) Request {
 	out := Request{
 		ID:                r.ID,
 		Status:            "closed",
@@ -209,7 +207,7 @@ func (s *Service) view(r reports.Report, l Locale) Request {
 }
 
 // notice states the service commitment that applies to an open report.
-func notice(r reports.Report, l Locale) string {
+func notice(r reports.Summary, l Locale) string {
 	ack, decide := r.AckDue.Sub(r.CreatedAt), r.DecideDue.Sub(r.CreatedAt)
 	if ack <= 0 || decide <= 0 {
 		return ""
@@ -356,19 +354,20 @@ func parseTime(field, s string) (time.Time, error) {
 // Requests runs a search, newest first, at most MaxResults (MaxIDs by id).
 // Errors: *ValidationError for an unknown service code, ErrUnavailable.
 func (s *Service) Requests(ctx context.Context, q Query) ([]Request, error) {
-	f := filter{ids: q.IDs, start: q.Start, end: q.End, limit: MaxResults}
+	// Ids override every other parameter, as the specification has it.
+	f := reports.SearchFilter{IDs: q.IDs, Limit: MaxResults}
 	if len(q.IDs) == 0 {
 		for _, code := range q.Codes {
 			if _, ok := s.category(code); !ok {
 				return nil, &ValidationError{Field: "service_code", Reason: fmt.Sprintf("%q is not a service code; services.json lists them", truncate(code, 40))}
 			}
 		}
-		f.categories = q.Codes
+		f.Categories, f.From, f.To = q.Codes, q.Start, q.End
 		if len(q.Statuses) == 1 {
-			f.statuses = statusesOf(q.Statuses[0])
+			f.Statuses = statusesOf(q.Statuses[0])
 		}
 	}
-	rs, err := s.store.find(ctx, f)
+	rs, err := s.reports.Search(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -394,7 +393,7 @@ func (s *Service) Request(ctx context.Context, id string, l Locale) (Request, er
 	if !validID(id) {
 		return Request{}, ErrNotFound
 	}
-	rs, err := s.store.find(ctx, filter{ids: []string{id}, limit: 1})
+	rs, err := s.reports.Search(ctx, reports.SearchFilter{IDs: []string{id}, Limit: 1})
 	if err != nil {
 		return Request{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -412,13 +411,18 @@ type Submission struct {
 	Lat, Long      string
 	Description    string
 	Address        string
-	Media          []byte // the photo; nil when none was sent
+	Media          []byte // the photo; nil when none was sent, which is allowed
+	MediaURL       string // never fetched; refused without Media
 	Locale         Locale
 }
 
-// Submit files a report as the API key's own reporter. A retry of the same
-// submission (the same Idempotency-Key, or without one the same key, service,
-// position, text and photo) answers the first report with created=false.
+// Submit files a report as the API key's own reporter. The photo is
+// optional, as in the specification: a report filed without one has no
+// photos, which its officer sees. A retry of the same submission (the same
+// Idempotency-Key, or without one the same key, service, position, text and
+// photo) answers the first report with created=false. A media_url is never
+// fetched: without a photo in media, it is refused (*ValidationError).
+//
 // Errors: ErrNoKey, ErrInvalidKey, ErrRevokedKey, *ValidationError, and those
 // of reports.Service.Submit (*reports.ValidationError, *reports.PhotoError,
 // reports.ErrIdempotencyKey, reports.ErrUnavailable), and ErrUnavailable.
@@ -438,21 +442,30 @@ func (s *Service) Submit(ctx context.Context, in Submission) (Request, bool, err
 	if err != nil {
 		return Request{}, false, err
 	}
-	if len(in.Media) == 0 {
-		return Request{}, false, &ValidationError{Field: "media", Reason: "a photo is required: send it as the file field media of a multipart/form-data request (media_url is not fetched)"}
+	if strings.TrimSpace(in.MediaURL) != "" && len(in.Media) == 0 {
+		// Fetching a URL a client names would let anyone make this server
+		// request any address, inside its network too. Filing the report
+		// without the photo the client meant to attach would lose it
+		// silently, so the request is refused instead. With the photo
+		// itself attached, the URL is only ignored.
+		return Request{}, false, &ValidationError{Field: "media_url", Reason: "media_url is not fetched: send the photo itself as the file field media of a multipart/form-data request, or leave media_url out to file the report without a photo"}
+	}
+	var photos [][]byte
+	if len(in.Media) > 0 {
+		photos = [][]byte{in.Media}
 	}
 	idem := strings.TrimSpace(in.IdempotencyKey)
 	if idem == "" {
 		idem = derivedKey(key.ID, code, lat, lng, in.Description, in.Address, in.Media)
 	}
-	r, created, err := s.reports.Submit(ctx, key.ReporterID(), reports.Submission{
+	r, created, err := s.reports.SubmitPhotoOptional(ctx, key.ReporterID(), reports.Submission{
 		Key: idem, Category: code, Description: in.Description, Address: in.Address,
-		Lat: &lat, Lng: &lng, Photos: [][]byte{in.Media},
+		Lat: &lat, Lng: &lng, Photos: photos,
 	})
 	if err != nil {
 		return Request{}, false, err
 	}
-	return s.view(r, in.Locale), created, nil
+	return s.view(r.Summary(), in.Locale), created, nil
 }
 
 // parsePosition reads lat and long. The specification allows an address

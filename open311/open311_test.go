@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,6 +39,7 @@ type testApp struct {
 	app     *fiber.App
 	gate    *policy.Gate
 	reports *reports.Service
+	blobs   *storage.Blobs
 	keys    *open311.Keys
 	admin   string // bearer token of the admin
 }
@@ -78,9 +81,12 @@ func mustApp(t *testing.T) *testApp {
 		t.Fatal(err)
 	}
 	srv := web.NewServer(web.Options{Gate: gate, Ready: func(context.Context) error { return nil }, Registry: prometheus.NewRegistry(), Log: log})
+	srv.AllowBody(fiber.MethodPost, open311.Prefix+"/requests.json", open311.MaxSubmitBody, false)
+	// The reports API too, to read a report as an officer or admin does.
+	reports.Routes(srv.API, gate, reps, log)
 	keys := open311.NewKeys(db, log)
-	open311.Routes(srv.App, srv.API, gate, keys, open311.NewService(db, reps, keys, log), log)
-	return &testApp{app: srv.App, gate: gate, reports: reps, keys: keys, admin: sess.Token}
+	open311.Routes(srv.App, srv.API, gate, keys, open311.NewService(reps, keys, log), log)
+	return &testApp{app: srv.App, gate: gate, reports: reps, blobs: blobs, keys: keys, admin: sess.Token}
 }
 
 type noOfficers struct{}
@@ -372,6 +378,89 @@ func TestSubmitAndRead(t *testing.T) {
 	})
 }
 
+// GeoReport v2 makes media optional: a report filed without a photo is
+// accepted, stored with none, and shown so to officers; riders still need
+// one. A media_url sent along with the photo is ignored, never fetched.
+func TestSubmitWithoutPhoto(t *testing.T) {
+	a := mustApp(t)
+	ctx := context.Background()
+	key := a.mustKey(t, "Test client")
+	var fetched atomic.Int32
+	media := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { fetched.Add(1) }))
+	defer media.Close()
+
+	multipartID := a.mustSubmit(t, postForm(fields(key.Key), nil, nil), http.StatusCreated).ID
+	if again := a.mustSubmit(t, postForm(fields(key.Key), nil, nil), http.StatusOK); again.ID != multipartID {
+		t.Errorf("retry got id %s, want %s", again.ID, multipartID)
+	}
+	formID := a.mustSubmit(t, formRequest(url.Values{"api_key": {key.Key}, "service_code": {"sanitation"}, "lat": {lat}, "long": {long}}), http.StatusCreated).ID
+	withPhotoID := a.mustSubmit(t, postForm(fields(key.Key, "media_url", media.URL+"/pothole.jpg"), photo, nil), http.StatusCreated).ID
+
+	for _, tc := range []struct {
+		name   string
+		id     string
+		photos int
+	}{
+		{"multipart without media", multipartID, 0},
+		{"form-encoded", formID, 0},
+		{"with media and a media_url", withPhotoID, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := a.reports.Get(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Photos) != tc.photos || r.HasPhotos() != (tc.photos > 0) {
+				t.Errorf("stored %d photos, HasPhotos %v; want %d", len(r.Photos), r.HasPhotos(), tc.photos)
+			}
+			// What an officer or admin reads of it.
+			res := a.api(t, http.MethodGet, "/api/v1/reports/"+tc.id, a.admin, nil)
+			var got struct {
+				ID     string            `json:"id"`
+				Photos []json.RawMessage `json:"photos"`
+			}
+			decodeAPI(t, res, &got)
+			if got.ID != tc.id || len(got.Photos) != tc.photos {
+				t.Errorf("the API shows report %s with %d photos, want %s with %d: %s", got.ID, len(got.Photos), tc.id, tc.photos, res.body)
+			}
+			if res := a.api(t, http.MethodGet, "/api/v1/reports/"+tc.id+"/photos/1", a.admin, nil); (res.status == http.StatusOK) != (tc.photos > 0) {
+				t.Errorf("photo 1: status %d", res.status)
+			}
+			var reqs []open311.Request
+			decode(t, a.get(t, open311.Prefix+"/requests/"+tc.id+".json"), http.StatusOK, &reqs)
+			if len(reqs) != 1 || reqs[0].Status != "open" || reqs[0].MediaURL != "" {
+				t.Errorf("requests/%s.json = %+v, want it open, without media_url", tc.id, reqs)
+			}
+		})
+	}
+	if keys, err := a.blobs.List(ctx, "reports/"); err != nil || len(keys) != 2 {
+		t.Errorf("stored objects %v (%v), want the one photo and its thumbnail", keys, err)
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("media_url was fetched %d times, want never", n)
+	}
+
+	t.Run("riders still need a photo", func(t *testing.T) {
+		la, lo := 28.195, 112.975
+		_, _, err := a.reports.Submit(ctx, "rider-1", reports.Submission{Key: "k1", Category: "road_damage", Lat: &la, Lng: &lo})
+		var ve *reports.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "photos" {
+			t.Errorf("err = %v, want a ValidationError on photos", err)
+		}
+	})
+}
+
+// decodeAPI decodes a successful answer of the JSON API.
+func decodeAPI(t *testing.T, a answer, out any) {
+	t.Helper()
+	if a.status != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", a.status, a.body)
+	}
+	if err := json.Unmarshal(a.body, out); err != nil {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+}
+
 func TestSubmitRefused(t *testing.T) {
 	a := mustApp(t)
 	key := a.mustKey(t, "Test client")
@@ -379,6 +468,14 @@ func TestSubmitRefused(t *testing.T) {
 	if res := a.api(t, http.MethodDelete, "/api/v1/admin/open311-keys/"+revoked.ID, a.admin, nil); res.status != http.StatusNoContent {
 		t.Fatalf("revoke: %d %s", res.status, res.body)
 	}
+	// Where media_url points: it must never be asked for.
+	var fetched atomic.Int32
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "image/jpeg")
+		_, _ = w.Write(photo)
+	}))
+	defer media.Close()
 	for _, tc := range []struct {
 		name   string
 		req    *http.Request
@@ -395,10 +492,10 @@ func TestSubmitRefused(t *testing.T) {
 		{"address instead of a position", postForm(fields(key.Key, "lat", "", "long", "", "address_string", "五一大道 1 号"), photo, nil), 400, "lat and long are required"},
 		{"lat out of range", postForm(fields(key.Key, "lat", "91"), photo, nil), 400, "lat"},
 		{"long not a number", postForm(fields(key.Key, "long", "east"), photo, nil), 400, "long"},
-		{"missing media", postForm(fields(key.Key), nil, nil), 400, "photo is required"},
-		{"not a photo", postForm(fields(key.Key), []byte("%PDF-1.4 not a photo"), nil), 400, "photo"},
+		{"media_url instead of media", postForm(fields(key.Key, "media_url", media.URL+"/pothole.jpg"), nil, nil), 400, "media_url is not fetched"},
+		{"form-encoded media_url", formRequest(url.Values{"api_key": {key.Key}, "service_code": {"road_damage"}, "lat": {lat}, "long": {long}, "media_url": {media.URL}}), 400, "media_url is not fetched"},
+		{"not a photo", postForm(fields(key.Key), []byte("%PDF-1.4 not a photo"), nil), 400, "this is a PDF document, not a photo"},
 		{"description too long", postForm(fields(key.Key, "description", strings.Repeat("长", 501)), photo, nil), 400, "description"},
-		{"form-encoded without media", formRequest(url.Values{"api_key": {key.Key}, "service_code": {"road_damage"}, "lat": {lat}, "long": {long}}), 400, "photo is required"},
 		{"form-encoded without a key", formRequest(url.Values{"service_code": {"road_damage"}}), 403, "api_key"},
 		{"JSON body", jsonRequest(), 400, "multipart/form-data"},
 	} {
@@ -410,6 +507,9 @@ func TestSubmitRefused(t *testing.T) {
 	decode(t, a.get(t, open311.Prefix+"/requests.json"), http.StatusOK, &got)
 	if len(got) != 0 {
 		t.Errorf("refused submissions left %d reports", len(got))
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("media_url was fetched %d times, want never", n)
 	}
 }
 
@@ -431,7 +531,8 @@ func TestOnlyJSON(t *testing.T) {
 		httptest.NewRequest(http.MethodGet, open311.Prefix+"/services.xml", nil),
 		httptest.NewRequest(http.MethodGet, open311.Prefix+"/requests.xml", nil),
 		httptest.NewRequest(http.MethodGet, open311.Prefix+"/requests/abc.xml", nil),
-		postFormTo(open311.Prefix+"/requests.xml", fields("whatever"), photo, nil),
+		// Without a photo: only requests.json may take a photo's body.
+		postFormTo(open311.Prefix+"/requests.xml", fields("whatever"), nil, nil),
 	} {
 		t.Run(req.Method+" "+req.URL.Path, func(t *testing.T) {
 			wantError(t, a.do(t, req), http.StatusBadRequest, "JSON")

@@ -154,6 +154,7 @@ type submitInput struct {
 // ReportJSON is a report as the API shows it.
 type ReportJSON struct {
 	Report
+	NoPhoto  bool     `json:"no_photo" doc:"filed without a photo (Open311 allows it): check the place itself"`
 	Allowed  []Action `json:"allowed_actions,omitempty" doc:"what the caller may do now"`
 	Timeline []Entry  `json:"timeline,omitempty"`
 }
@@ -265,7 +266,7 @@ func (h *handlers) get(ctx context.Context, in *idInput) (*reportOutput, error) 
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := ReportJSON{Report: r, Timeline: tl, Allowed: h.access.Actions(ctx, r)}
+	out := ReportJSON{Report: r, Timeline: tl, Allowed: h.access.Actions(ctx, r), NoPhoto: !r.HasPhotos()}
 	return &reportOutput{Status: http.StatusOK, Body: out}, nil
 }
 
@@ -357,7 +358,7 @@ func (h *handlers) do(ctx context.Context, id string, a ActionInput) (*reportOut
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	return &reportOutput{Status: http.StatusOK, Body: ReportJSON{Report: r, Allowed: h.access.Actions(ctx, r)}}, nil
+	return &reportOutput{Status: http.StatusOK, Body: ReportJSON{Report: r, Allowed: h.access.Actions(ctx, r), NoPhoto: !r.HasPhotos()}}, nil
 }
 
 type queueInput struct {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -79,6 +80,36 @@ type Processed struct {
 	ThumbWidth, ThumbHeight int
 	GPS                     *GPS // from the original's EXIF; nil if it had none or an impossible one
 }
+
+// SubmitPhotoOptional files a report like Submit, except that it may come
+// without a photo: 0 to MaxPhotos. It is for Open311 GeoReport v2, whose
+// specification makes media optional; riders, through the app and the web
+// pages, use Submit and attach 1 to MaxPhotos. A report filed without one
+// has no Photos (see Report.HasPhotos), so the officer knows to look at the
+// place itself. Errors: those of Submit.
+//
+// A separate entry point rather than a Submission field: the riders' routes
+// fill Submissions from form input, and this keeps the exception at the one
+// call site that may use it. The mark travels in ctx, under a key no other
+// package can set.
+func (s *Service) SubmitPhotoOptional(ctx context.Context, reporterID string, in Submission) (Report, bool, error) {
+	return s.Submit(context.WithValue(ctx, photoOptionalKey{}, true), reporterID, in)
+}
+
+type photoOptionalKey struct{}
+
+// minPhotos is how many photos a submission needs: MinPhotos, or none
+// through SubmitPhotoOptional.
+func minPhotos(ctx context.Context) int {
+	if optional, _ := ctx.Value(photoOptionalKey{}).(bool); optional {
+		return 0
+	}
+	return MinPhotos
+}
+
+// HasPhotos reports whether the report came with photos. Only reports filed
+// through SubmitPhotoOptional (Open311) may have none.
+func (r Report) HasPhotos() bool { return len(r.Photos) > 0 }
 
 // ProcessPhoto validates and cleans one upload. The format is read from the
 // bytes, never from a name or header. The stored copy carries no metadata

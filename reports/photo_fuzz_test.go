@@ -34,6 +34,12 @@ func FuzzProcessPhoto(f *testing.F) {
 		mustBase64(f, webpLossless1x1),
 		mustBase64(f, webpAlpha1x1),
 		mustBase64(f, webpAnimated1x1),
+		// Crafted files whose headers claim any size for a few bytes: the
+		// fuzzer mutates the sizes around the pixel limit.
+		greyJPEG(64, 48, false),
+		greyJPEG(65535, 65535, true),
+		losslessWebP(f, 64, 48),
+		losslessWebP(f, 8000, 8000),
 		// Progressive scans and restart markers, a few KB each.
 		mustFixture(f, "go/video-001.q50.410.progressive.jpeg"),
 		mustFixture(f, "go/video-001.restart2.jpeg"),

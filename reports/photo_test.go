@@ -128,12 +128,13 @@ func app1EXIF(tb testing.TB, jpg []byte) []byte {
 	return nil
 }
 
-// webpWithEXIF builds an extended WebP (VP8X) from a simple lossy one and
-// an EXIF block.
-func webpWithEXIF(tb testing.TB, simple, tiff []byte, w, h int) []byte {
+// webpExtended wraps a simple WebP (one "VP8 " or "VP8L" chunk) in an
+// extended one (VP8X) whose canvas is w×h, with an EXIF chunk when tiff is
+// not nil.
+func webpExtended(tb testing.TB, simple, tiff []byte, w, h int) []byte {
 	tb.Helper()
-	if string(simple[12:16]) != "VP8 " {
-		tb.Fatalf("want a simple lossy WebP, got chunk %q", simple[12:16])
+	if fourcc := string(simple[12:16]); fourcc != "VP8 " && fourcc != "VP8L" {
+		tb.Fatalf("want a simple WebP, got chunk %q", fourcc)
 	}
 	chunk := func(fourcc string, payload []byte) []byte {
 		c := append([]byte(fourcc), 0, 0, 0, 0)
@@ -145,16 +146,71 @@ func webpWithEXIF(tb testing.TB, simple, tiff []byte, w, h int) []byte {
 		return c
 	}
 	vp8x := make([]byte, 10)
-	vp8x[0] = 0x08 // EXIF present
+	if tiff != nil {
+		vp8x[0] = 0x08 // EXIF present
+	}
 	vp8x[4], vp8x[5], vp8x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
 	vp8x[7], vp8x[8], vp8x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
 	body := []byte("WEBP")
 	body = append(body, chunk("VP8X", vp8x)...)
-	body = append(body, simple[12:]...) // the VP8 chunk, padded as it was
-	body = append(body, chunk("EXIF", tiff)...)
+	body = append(body, simple[12:]...) // the image chunk, padded as it was
+	if tiff != nil {
+		body = append(body, chunk("EXIF", tiff)...)
+	}
 	out := []byte("RIFF\x00\x00\x00\x00")
 	binary.LittleEndian.PutUint32(out[4:], uint32(len(body)))
 	return append(out, body...)
+}
+
+// losslessWebP is webpLossless1x1 with the size in its VP8L header set to
+// w×h (each at most 16384). Every Huffman code of that bitstream has a
+// single symbol, which takes no bits, so the same few bytes decode to w×h
+// transparent pixels: 8000×8000 is 34 bytes that decode to 256 MB.
+func losslessWebP(tb testing.TB, w, h int) []byte {
+	tb.Helper()
+	b := mustBase64(tb, webpLossless1x1)
+	if string(b[12:16]) != "VP8L" || b[20] != 0x2F {
+		tb.Fatalf("the lossless seed is not a simple VP8L file")
+	}
+	// After the 0x2F signature: 14 bits width-1, 14 bits height-1, then the
+	// alpha and version bits, little-endian.
+	hdr := binary.LittleEndian.Uint32(b[21:25])
+	hdr = hdr&^(1<<28-1) | uint32(w-1) | uint32(h-1)<<14
+	binary.LittleEndian.PutUint32(b[21:25], hdr)
+	return b
+}
+
+// greyJPEG spells out a baseline greyscale JPEG of w×h mid-grey pixels (w
+// and h multiples of 8). Its two Huffman tables hold one code each, "0": an
+// 8×8 block is two bits (DC difference 0, end of block), so 8000×8000
+// pixels take 250 KB, the size of the 750 KB JPEG the attack sent with
+// the standard tables. With header only, the scan is a single byte: the
+// header claims a size the data never fills, which costs nothing to send.
+func greyJPEG(w, h int, headerOnly bool) []byte {
+	seg := func(marker byte, payload ...byte) []byte {
+		return append([]byte{0xFF, marker, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}, payload...)
+	}
+	oneCode := func(class byte) []byte { // table 0 of the class: one code of length 1, for symbol 0
+		t := make([]byte, 1+16+1)
+		t[0], t[1] = class<<4, 1
+		return t
+	}
+	b := []byte{0xFF, 0xD8}
+	b = append(b, seg(0xDB, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...)...)       // DQT: table 0, all ones
+	b = append(b, seg(0xC0, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)...) // SOF0: 8 bits, one component
+	b = append(b, seg(0xC4, oneCode(0)...)...)                                              // DHT: DC table 0
+	b = append(b, seg(0xC4, oneCode(1)...)...)                                              // DHT: AC table 0
+	b = append(b, seg(0xDA, 1, 1, 0x00, 0, 63, 0)...)                                       // SOS
+	blocks := (w / 8) * (h / 8)
+	if headerOnly {
+		blocks = 4
+	}
+	scan := make([]byte, (blocks*2+7)/8)
+	if rest := blocks % 4; rest != 0 {
+		scan[len(scan)-1] = 0xFF >> (2 * rest) // padding bits are ones
+	}
+	b = append(b, scan...)
+	return append(b, 0xFF, 0xD9)
 }
 
 // quadrants is an upright test picture: red, green / blue, yellow.
@@ -443,7 +499,7 @@ func TestProcessPhotoOrientations(t *testing.T) {
 func TestProcessPhotoWebPEXIF(t *testing.T) {
 	simple := mustFixture(t, "road.webp")
 	t.Run("gps", func(t *testing.T) {
-		p := mustProcess(t, webpWithEXIF(t, simple, app1EXIF(t, mustFixture(t, "road-gps.jpg")), 1600, 1200))
+		p := mustProcess(t, webpExtended(t, simple, app1EXIF(t, mustFixture(t, "road-gps.jpg")), 1600, 1200))
 		if p.GPS == nil || math.Abs(p.GPS.Lat-28.1941) > 1e-4 || math.Abs(p.GPS.Lng-112.9823) > 1e-4 {
 			t.Errorf("GPS = %+v, want {28.1941 112.9823}", p.GPS)
 		}
@@ -452,7 +508,7 @@ func TestProcessPhotoWebPEXIF(t *testing.T) {
 		}
 	})
 	t.Run("orientation 6", func(t *testing.T) {
-		p := mustProcess(t, webpWithEXIF(t, simple, tiffOrientation(6), 1600, 1200))
+		p := mustProcess(t, webpExtended(t, simple, tiffOrientation(6), 1600, 1200))
 		if p.Width != 1200 || p.Height != 1600 || p.ThumbWidth != 360 || p.ThumbHeight != 480 {
 			t.Errorf("got %dx%d thumb %dx%d, want 1200x1600 thumb 360x480", p.Width, p.Height, p.ThumbWidth, p.ThumbHeight)
 		}
@@ -534,20 +590,80 @@ func TestProcessPhotoRefuses(t *testing.T) {
 	}
 }
 
-// The 400-megapixel PNG is refused from its header: were it decoded, it
-// would take 400 MB.
-func TestProcessPhotoBombNotDecoded(t *testing.T) {
-	data := mustFixture(t, "bomb-20000x20000.png")
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := ProcessPhoto(data)
-	runtime.ReadMemStats(&after)
-	var pe *PhotoError
-	if !errors.As(err, &pe) || pe.Code != PhotoTooManyPixels {
-		t.Fatalf("err = %v, want too_many_pixels", err)
+// The crafted files below are real images: at a size within the limits
+// the pipeline accepts them. So when the larger ones are refused, it is the
+// pixel limit that refuses them, not a defect of the construction.
+func TestPixelLimitCraftedFilesAreImages(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"grey JPEG":              greyJPEG(64, 48, false),
+		"lossless WebP":          losslessWebP(t, 64, 48),
+		"extended lossless WebP": webpExtended(t, losslessWebP(t, 64, 48), nil, 64, 48),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := mustProcess(t, data)
+			checkProcessed(t, p)
+			if p.Width != 64 || p.Height != 48 {
+				t.Errorf("got %dx%d, want 64x48", p.Width, p.Height)
+			}
+		})
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
-		t.Errorf("allocated %d bytes refusing it, want < 4 MB", got)
+	// A bigger grey JPEG, decoded in full by Go's own decoder: the scan
+	// data really covers every block.
+	img, err := jpeg.Decode(bytes.NewReader(greyJPEG(800, 640, false)))
+	if err != nil {
+		t.Fatalf("800x640 grey JPEG: %v", err)
+	}
+	if got := img.Bounds().Size(); got != image.Pt(800, 640) {
+		t.Fatalf("800x640 grey JPEG decodes to %v", got)
+	}
+	if c := img.At(799, 639); !near(c, color.Gray{Y: 128}, 6) {
+		t.Errorf("last pixel %v, want mid-grey", c)
+	}
+}
+
+// Every format's path checks the header's size before decoding: an image
+// over the 40-megapixel limit is refused with too_many_pixels, and refusing
+// it allocates next to nothing. Were the check missing on one path, its
+// cases here would be decoded (64 MB for the grey JPEG, 256 MB for the
+// WebP, gigabytes for the 65535×65535 header) and accepted or refused as
+// damaged instead.
+func TestPixelLimitBeforeDecoding(t *testing.T) {
+	tests := []struct {
+		name     string
+		data     []byte
+		mentions string
+	}{
+		{"png 20000x20000", mustFixture(t, "bomb-20000x20000.png"), "20000×20000"},
+		{"jpeg 8000x8000", greyJPEG(8000, 8000, false), "8000×8000"},
+		{"jpeg header 65535x65535", greyJPEG(65535, 65535, true), "65535×65535"},
+		{"jpeg header 8000x5008", greyJPEG(8000, 5008, true), "8000×5008"}, // 40.06 megapixels: just over
+		{"webp lossless 8000x8000", losslessWebP(t, 8000, 8000), "8000×8000"},
+		{"webp lossless 16384x16384", losslessWebP(t, 16384, 16384), "16384×16384"},
+		{"webp extended 8000x8000", webpExtended(t, losslessWebP(t, 8000, 8000), nil, 8000, 8000), "8000×8000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.data) > MaxPhotoBytes {
+				t.Fatalf("the file is %d bytes, over the size limit: it would be refused for that", len(tt.data))
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := ProcessPhoto(tt.data)
+			runtime.ReadMemStats(&after)
+			var pe *PhotoError
+			if !errors.As(err, &pe) || pe.Code != PhotoTooManyPixels {
+				t.Fatalf("err = %v, want a PhotoError %s", err, PhotoTooManyPixels)
+			}
+			for _, s := range []string{tt.mentions, "40-megapixel"} {
+				if !strings.Contains(pe.Reason, s) {
+					t.Errorf("Reason %q does not mention %q", pe.Reason, s)
+				}
+			}
+			// Decoding the smallest of these would take 64 MB.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
+				t.Errorf("allocated %d bytes refusing it, want < 4 MB: it was decoded", got)
+			}
+		})
 	}
 }
 

@@ -290,6 +290,7 @@ var messages = map[string]msg{
 	"error.login":     {"去登录", "Log in"},
 	"error.forbidden": {"你的账户无权进行此操作（%s）。", "Your account is not allowed to do this (%s)."},
 	"error.nothing":   {"这里什么也没有：%s", "There is nothing at %s."},
+	"view.no_photo":   {"未附照片（经 Open311 提交），请到现场核实。", "No photo: filed through Open311 without one; check the place itself."},
 	"error.too_large": {"提交的内容太大：最多 %s。", "The request is too large: at most %s."},
 
 	// Reports, the officers' queue and the inbox (pages_reports.go).
