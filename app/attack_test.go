@@ -431,3 +431,48 @@ func TestOpenAPIDescribesUploads(t *testing.T) {
 		}
 	}
 }
+
+// A request refused before its body is read must not leave that body on the
+// connection to be read as the next request: the next request on the same
+// keep-alive connection is answered as itself.
+func TestRefusedUploadLeavesConnectionClean(t *testing.T) {
+	_, base := mustApp(t, testEnv(t, nil))
+	admin := login(t, base, "admin", adminPassword)
+	createStaff(t, admin, "officer-upload", "officer")
+	officer := login(t, base, "officer-upload", "staff-password")
+	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	defer c.CloseIdleConnections()
+	for i := range 5 {
+		for _, size := range []int64{40 << 10, 300 << 10} {
+			// Past what arrives with the headers, and refused by the gate
+			// unread: anonymous (401), or an officer, who files no
+			// reports (403).
+			req, _ := http.NewRequest("POST", base+"/api/v1/reports", io.LimitReader(zeros{}, size))
+			req.ContentLength = size
+			req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+			want := 401
+			if size > 64<<10 {
+				req.Header.Set("Authorization", "Bearer "+officer.token)
+				want = 403
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Fatalf("round %d: refused upload of %d bytes: status %d, want %d", i, size, resp.StatusCode, want)
+			}
+			resp, err = c.Get(base + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("round %d: the request after a refused upload of %d bytes: status %d, want 200", i, size, resp.StatusCode)
+			}
+		}
+	}
+}
