@@ -217,10 +217,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	inbox.Routes(a.Server.API, a.Gate, a.Inbox, log)
 	open311Keys := open311.NewKeys(stores.DB, log)
 	open311.Routes(a.Server.App, a.Server.API, a.Gate, open311Keys, open311.NewService(a.Reports, open311Keys, log), log)
-	if err := web.MountLive(a.Server, web.LiveDeps{Gate: a.Gate, Auth: a.Accounts, Feed: a.Feed, Inbox: a.Inbox, Log: log}); err != nil {
+	if err := inbox.MountLive(a.Server, a.Gate, a.Accounts, a.Feed, a.Inbox, log); err != nil {
 		return nil, err
 	}
-	if err := web.MountPages(a.Server, web.PageDeps{Gate: a.Gate, Accounts: a.Accounts, Grid: a.Grid, Stations: a.Stations, Reports: a.Reports, Inbox: a.Inbox, Log: log}); err != nil {
+	if err := mountPages(a, log); err != nil {
 		return nil, err
 	}
 
@@ -251,6 +251,40 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
 	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
 	return a, nil
+}
+
+// mountPages mounts every domain's pages on one page kit, then checks that
+// every message and static file the templates name was added.
+func mountPages(a *App, log *slog.Logger) error {
+	pages, err := web.NewPages(a.Server, web.PageOptions{Gate: a.Gate, Auth: a.Accounts, CookieLifetime: accounts.SessionTTL, Log: log})
+	if err != nil {
+		return err
+	}
+	officers := func(ctx context.Context) ([]grid.OfficerAccount, error) {
+		us, err := a.Accounts.List(ctx, string(accounts.KindOfficer))
+		out := make([]grid.OfficerAccount, len(us))
+		for i, u := range us {
+			out[i] = grid.OfficerAccount{ID: u.ID, Name: u.DisplayName, Login: u.Login, Disabled: u.Disabled}
+		}
+		return out, err
+	}
+	nameOf := func(ctx context.Context, id string) (string, error) {
+		u, err := a.Accounts.Get(ctx, id)
+		return u.DisplayName, err
+	}
+	if err := accounts.MountPages(pages, a.Accounts, log); err != nil {
+		return err
+	}
+	if err := grid.MountPages(pages, a.Grid, officers); err != nil {
+		return err
+	}
+	if err := reports.MountPages(pages, a.Reports, a.Grid, nameOf); err != nil {
+		return err
+	}
+	if err := inbox.MountPages(pages, a.Inbox, a.Reports, a.Grid); err != nil {
+		return err
+	}
+	return pages.Check()
 }
 
 func officerLookup(a *accounts.Service) grid.OfficerLookup {

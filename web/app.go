@@ -1,7 +1,9 @@
 // Package web is Nuanxin's HTTP front: the Fiber application with its
 // middleware (request ids, logs, metrics, security headers, body limits), the
-// JSON API's OpenAPI description, the operations endpoints and the
-// server-rendered pages. Domain packages mount their own API routes on it.
+// JSON API's OpenAPI description, the operations endpoints, and the page kit
+// (Pages: layout, navigation, languages, CSRF, flash messages, rendering)
+// that the server-rendered pages are drawn with. It knows no domain: each
+// domain package mounts its own API routes and its own pages on it.
 package web
 
 import (
@@ -52,7 +54,7 @@ type Server struct {
 	API huma.API
 	log *slog.Logger
 
-	// errorPage renders an error for a browser; set by MountPages. Until
+	// errorPage renders an error for a browser; set by NewPages. Until
 	// then, and for the API, errors are problem+json.
 	errorPage func(c *fiber.Ctx, status int, detail string) error
 
@@ -142,8 +144,20 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 			return &fiber.Error{Code: fiber.StatusRequestEntityTooLarge, Message: tooLarge(limit)}
 		}
 	}
-	return c.Next()
+	err := c.Next()
+	// A request refused before its body was read (the gate's 401 or 403 on
+	// an upload) leaves the rest of the body on the connection, where it
+	// would be read as the next request. What arrived with the headers
+	// (up to 8 KB) was read whole; past that, close the connection.
+	if n > streamPrefetch && (err != nil || c.Response().StatusCode() >= 400) {
+		c.Context().SetConnectionClose()
+	}
+	return err
 }
+
+// streamPrefetch is how much of a body the server reads with the headers
+// when it streams request bodies (fasthttp's fixed 8 KB).
+const streamPrefetch = 8 << 10
 
 // tooLarge says what the limit is, in the unit a person thinks in.
 func tooLarge(limit int) string {
@@ -249,6 +263,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	return s.App.ShutdownWithContext(ctx)
 }
+
+// Closing is closed when shutdown starts. A long-lived response (a live
+// stream) ends when it is, rather than hold the shutdown until its timeout.
+func (s *Server) Closing() <-chan struct{} { return s.closing }
 
 // observe logs each request once and records its metrics.
 func observe(reg *prometheus.Registry, log *slog.Logger) fiber.Handler {

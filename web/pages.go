@@ -2,89 +2,111 @@ package web
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/nuanxin/nuanxin/accounts"
-	"github.com/nuanxin/nuanxin/council"
-	"github.com/nuanxin/nuanxin/grid"
-	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
-	"github.com/nuanxin/nuanxin/reports"
 )
 
+// The kit's own templates: the layout every page is drawn in, the home page
+// and the error page.
+//
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static
-var staticFS embed.FS
-
-// PageDeps is what the pages need.
-type PageDeps struct {
-	Gate     *policy.Gate
-	Accounts *accounts.Service
-	Grid     *grid.Service
-	Stations *council.Service
-	Reports  *reports.Service
-	Inbox    *inbox.Service
-	Log      *slog.Logger
+// PageOptions configure NewPages.
+type PageOptions struct {
+	Gate *policy.Gate
+	// Auth looks up who is logged in for an error page the gate refused
+	// before it recorded the caller, so the page shows them logged in.
+	Auth policy.Authenticator
+	// CookieLifetime is how long the pre-login CSRF cookie lasts: as long
+	// as a session, so a form left open stays good to post.
+	CookieLifetime time.Duration
+	Log            *slog.Logger
 }
 
-// MountPages adds the server-rendered pages and their static assets to s.App,
-// every route through the gate, and makes browser errors render as a page in
-// the visitor's language. It panics if the embedded templates do not parse,
-// which is a programming error caught by any test. A missing dependency is
-// an error at start, naming it, rather than a nil pointer at a page view.
-func MountPages(s *Server, d PageDeps) error {
-	if err := require("pages", map[string]bool{
-		"Gate": d.Gate == nil, "Accounts": d.Accounts == nil, "Grid": d.Grid == nil, "Stations": d.Stations == nil,
-		"Reports": d.Reports == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil,
+// Pages is the page kit: the layout, navigation, languages and messages,
+// CSRF tokens, flash messages, static files and rendering that every
+// domain's pages share. It knows no domain: each domain mounts its own pages
+// on it (accounts.MountPages, grid.MountPages, …), adding its templates,
+// messages, navigation links and static files while the application starts.
+// Adding anything after the server has started serving is not safe.
+type Pages struct {
+	s      *Server
+	o      PageOptions
+	cat    *catalog
+	layout map[string]*template.Template // by language: the layout with the template funcs
+	tmpl   map[string]map[string]*template.Template
+	uses   map[string]templateUses // by template source, for Check
+	assets map[string]asset
+	nav    []NavLink
+	home   []homeLinks
+	tz     *time.Location
+}
+
+// templateUses is what a template names literally: message keys and assets.
+type templateUses struct{ keys, assets []string }
+
+// NewPages builds the kit on s and mounts its own routes: the home page,
+// the language switch and the static files. From then on a browser's
+// errors render as a page in the visitor's language. It returns an error
+// naming any missing option.
+func NewPages(s *Server, o PageOptions) (*Pages, error) {
+	if err := Require("web: pages", map[string]bool{
+		"Server": s == nil, "Gate": o.Gate == nil, "Auth": o.Auth == nil, "CookieLifetime": o.CookieLifetime <= 0, "Log": o.Log == nil,
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	p := newPages(d)
-	s.errorPage = p.errorPage
+	tz, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		// No time zone database on this machine; China has kept UTC+8
+		// without daylight saving since 1991.
+		tz = time.FixedZone("CST", 8*3600)
+	}
+	k := &Pages{
+		s: s, o: o, tz: tz,
+		cat:    &catalog{msgs: map[string]Msg{}, reasons: map[string]string{}},
+		layout: map[string]*template.Template{}, tmpl: map[string]map[string]*template.Template{},
+		uses: map[string]templateUses{}, assets: map[string]asset{},
+	}
+	k.AddMessages(messages)
+	k.AddReasons(reasons)
+	for _, tag := range langs {
+		k.layout[tag] = template.Must(template.New("layout.html").Funcs(k.funcs(Lang{tag, k.cat})).ParseFS(templateFS, "templates/layout.html"))
+		k.tmpl[tag] = map[string]*template.Template{}
+	}
+	k.scan("layout", templateFS, "templates/layout.html")
+	k.AddTemplates(templateFS, "templates/home.html", "templates/error.html")
+	k.AddStatic(staticFS, "static")
+	s.errorPage = k.errorPage
 
-	g, app := d.Gate, s.App
-	get, post := fiber.MethodGet, fiber.MethodPost
-	g.Handle(app, get, "/static/*", PermPage, p.static)
-	g.Handle(app, get, "/lang", PermPage, p.switchLang)
-	g.Handle(app, get, "/", PermPage, p.home)
-	g.Handle(app, get, "/login", accounts.PermLogin, p.loginForm)
-	g.Handle(app, post, "/login", accounts.PermLogin, p.login)
-	g.Handle(app, get, "/register", accounts.PermRegister, p.registerForm)
-	g.Handle(app, post, "/register", accounts.PermRegister, p.register)
-	g.Handle(app, post, "/logout", accounts.PermLogout, p.logout)
-	g.Handle(app, get, "/admin/users", accounts.PermList, p.users)
-	g.Handle(app, post, "/admin/users", accounts.PermCreate, p.createUser)
-	g.Handle(app, post, "/admin/users/:id/disabled", accounts.PermDisable, p.setDisabled)
-	g.Handle(app, get, "/admin/grid", grid.PermRead, p.gridMap)
-	g.Handle(app, post, "/admin/grid/import", grid.PermImport, p.importGrid)
-	g.Handle(app, post, "/admin/grid/cells/:code/officers", grid.PermAssign, p.assignOfficers)
-	mountReports(s, p)
-	return nil
+	get := fiber.MethodGet
+	k.Handle(get, "/static/*", PermPage, k.static)
+	k.Handle(get, "/lang", PermPage, k.switchLang)
+	k.Handle(get, "/", PermPage, k.homePage)
+	return k, nil
 }
 
-// require names the dependencies a mount was given as nil.
-func require(what string, missing map[string]bool) error {
+// Require names the dependencies a mount was given as nil (true in
+// missing), as an error starting with what: a missing dependency fails at
+// start with its name rather than as a nil pointer at a page view.
+func Require(what string, missing map[string]bool) error {
 	var names []string
-	for name, nil_ := range missing {
-		if nil_ {
+	for name, absent := range missing {
+		if absent {
 			names = append(names, name)
 		}
 	}
@@ -92,65 +114,176 @@ func require(what string, missing map[string]bool) error {
 		return nil
 	}
 	slices.Sort(names)
-	return fmt.Errorf("web: %s: missing %s", what, strings.Join(names, ", "))
+	return fmt.Errorf("%s: missing %s", what, strings.Join(names, ", "))
 }
 
-// pages holds the parsed templates and assets and serves every page.
-type pages struct {
-	d      PageDeps
-	access reports.Access
-	tmpl   map[lang]map[string]*template.Template
-	assets map[string]asset
-	tz     *time.Location
+// Gate is the policy gate every page route goes through.
+func (k *Pages) Gate() *policy.Gate { return k.o.Gate }
+
+// Handle adds a page route guarded by perm.
+func (k *Pages) Handle(method, path string, perm policy.Permission, h fiber.Handler) {
+	k.o.Gate.Handle(k.s.App, method, path, perm, h)
 }
 
-// pageNames are the templates under templates/, each defining "content".
-var pageNames = []string{"home", "login", "register", "users", "grid", "error"}
+// Zone is the time zone pages show times in (China's).
+func (k *Pages) Zone() *time.Location { return k.tz }
 
-func newPages(d PageDeps) *pages {
-	tz, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		// No time zone database on this machine; China has kept UTC+8
-		// without daylight saving since 1991.
-		tz = time.FixedZone("CST", 8*3600)
-	}
-	p := &pages{d: d, access: reports.NewAccess(d.Gate), tz: tz, assets: loadAssets(), tmpl: map[lang]map[string]*template.Template{}}
-	for _, l := range langs {
-		base := template.Must(template.New("layout.html").Funcs(p.funcs(l)).ParseFS(templateFS, "templates/layout.html"))
-		p.tmpl[l] = map[string]*template.Template{}
-		for _, name := range pageNames {
-			t := template.Must(base.Clone())
-			p.tmpl[l][name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
-		}
-	}
-	return p
-}
+// When formats t as pages show a time: "2006-01-02 15:04" in Zone.
+func (k *Pages) When(t time.Time) string { return t.In(k.tz).Format("2006-01-02 15:04") }
 
-func (p *pages) funcs(l lang) template.FuncMap {
+func (k *Pages) funcs(l Lang) template.FuncMap {
 	return template.FuncMap{
 		"t":     l.T,
-		"asset": p.assetURL,
-		"kind":  func(k string) string { return l.T("kind." + k) },
-		"work":  func(w string) string { return l.T("work." + w) },
-		"when":  func(t time.Time) string { return t.In(p.tz).Format("2006-01-02 15:04") },
+		"asset": k.assetURL,
+		"when":  k.When,
 	}
 }
 
-// pageArgs says which page to render.
-type pageArgs struct {
-	Name  string // template, one of pageNames
+// AddMessages merges a domain's messages into the catalogue. It panics on a
+// key already there or a message that is not complete in both languages
+// with the same arguments: programming errors, caught at start.
+func (k *Pages) AddMessages(msgs map[string]Msg) {
+	for key, m := range msgs {
+		if _, dup := k.cat.msgs[key]; dup {
+			panic(fmt.Sprintf("web: message %q is added twice", key))
+		}
+		if problem := checkMsg(key, m); problem != "" {
+			panic("web: " + problem)
+		}
+		k.cat.msgs[key] = m
+	}
+}
+
+// AddReasons adds Chinese translations of the English reasons a domain's
+// services give (the English text is the key), for Lang.Reason. It panics
+// on a reason already there.
+func (k *Pages) AddReasons(zh map[string]string) {
+	for en, z := range zh {
+		if _, dup := k.cat.reasons[en]; dup {
+			panic(fmt.Sprintf("web: reason %q is added twice", en))
+		}
+		k.cat.reasons[en] = z
+	}
+}
+
+// AddTemplates parses page templates from fsys, each over the layout in
+// every language. Each file defines "content", what the layout shows in its
+// main part; a page is named by its file name without ".html"
+// ("templates/report_view.html" is the page "report_view"). A template sees
+// the layout's view (.Lang, .CSRF, .Me, …) with the page's own data in
+// .Page, and the functions t (a message in the page's language), asset (a
+// static file's versioned address) and when (a time as pages show it). It
+// panics when a template does not parse or a page name is taken: programming
+// errors, caught at start.
+func (k *Pages) AddTemplates(fsys fs.FS, paths ...string) {
+	for _, p := range paths {
+		name := strings.TrimSuffix(path.Base(p), ".html")
+		if _, dup := k.tmpl[ZH][name]; dup {
+			panic(fmt.Sprintf("web: page template %q is added twice", name))
+		}
+		for _, tag := range langs {
+			t := template.Must(k.layout[tag].Clone())
+			k.tmpl[tag][name] = template.Must(t.ParseFS(fsys, p))
+		}
+		k.scan(name, fsys, p)
+	}
+}
+
+var (
+	usesKey   = regexp.MustCompile(`\bt "([a-z0-9_.]+)"`)
+	usesAsset = regexp.MustCompile(`\basset "([^"]+)"`)
+)
+
+// scan records the message keys and assets a template names literally.
+func (k *Pages) scan(name string, fsys fs.FS, p string) {
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		panic("web: read template: " + err.Error())
+	}
+	var u templateUses
+	for _, m := range usesKey.FindAllStringSubmatch(string(b), -1) {
+		u.keys = append(u.keys, m[1])
+	}
+	for _, m := range usesAsset.FindAllStringSubmatch(string(b), -1) {
+		u.assets = append(u.assets, m[1])
+	}
+	k.uses[name] = u
+}
+
+// Check reports every message key and static file a template names that no
+// one added, so that a page never shows "[[key]]" or links a missing
+// script. Call it once every domain has mounted its pages.
+func (k *Pages) Check() error {
+	var problems []string
+	for name, u := range k.uses {
+		for _, key := range u.keys {
+			if _, ok := k.cat.msgs[key]; !ok {
+				problems = append(problems, fmt.Sprintf("%s uses message %q", name, key))
+			}
+		}
+		for _, a := range u.assets {
+			if _, ok := k.assets[a]; !ok {
+				problems = append(problems, fmt.Sprintf("%s uses static file %q", name, a))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("web: pages: no one added what the templates use: %s", strings.Join(problems, "; "))
+}
+
+// NavLink is a link of the main navigation, shown to whoever holds Perm
+// somewhere (in some cell, station or everywhere), as the gate requires of
+// the page it opens.
+type NavLink struct {
+	Href  string
+	Label string // message key
+	Perm  policy.Permission
+	// Order places the link: lower first, after "Home".
+	Order int
+	// Inbox marks the link that carries the unread badge.
+	Inbox bool
+}
+
+// AddNav adds links to the main navigation.
+func (k *Pages) AddNav(links ...NavLink) {
+	k.nav = append(k.nav, links...)
+	sort.SliceStable(k.nav, func(i, j int) bool { return k.nav[i].Order < k.nav[j].Order })
+}
+
+// Link is a link on a page, its label in words.
+type Link struct{ Href, Label string }
+
+type homeLinks struct {
+	order int
+	links func(c *fiber.Ctx, l Lang) []Link
+}
+
+// AddHomeLinks adds what the home page offers a logged-in visitor:
+// links is asked on each view of the home page for the caller's links in
+// l. order places them among other domains' (lower first).
+func (k *Pages) AddHomeLinks(order int, links func(c *fiber.Ctx, l Lang) []Link) {
+	k.home = append(k.home, homeLinks{order, links})
+	sort.SliceStable(k.home, func(i, j int) bool { return k.home[i].order < k.home[j].order })
+}
+
+// PageArgs say which page to render.
+type PageArgs struct {
+	Name  string // the page template, as AddTemplates named it
 	Title string // message key of the title
 	// Here is the address of the page for the language switch; empty means
 	// the request's own (right for GET; a POST re-rendering a form names
 	// the page it came from).
 	Here string
-	Data any
+	Data any // what the template sees as .Page
 }
 
 // view is what the layout sees; the page's own data is in Page.
 type view struct {
-	Lang      lang
-	OtherLang lang
+	Lang      string
+	OtherLang string
 	Title     string
 	CSRF      string
 	Me        *policy.Principal
@@ -167,10 +300,10 @@ type navLink struct {
 	Inbox       bool // carries the unread badge
 }
 
-// render writes the page with status. Pages carry a CSRF token and personal
+// Render writes the page with status. Pages carry a CSRF token and personal
 // data, so they are never cached.
-func (p *pages) render(c *fiber.Ctx, status int, a pageArgs) error {
-	l := p.lang(c)
+func (k *Pages) Render(c *fiber.Ctx, status int, a PageArgs) error {
+	l := k.Lang(c)
 	here := a.Here
 	if here == "" {
 		here = c.OriginalURL()
@@ -178,26 +311,27 @@ func (p *pages) render(c *fiber.Ctx, status int, a pageArgs) error {
 			here = c.Path()
 		}
 	}
+	other := l.other()
 	v := view{
-		Lang:      l,
-		OtherLang: l.other(),
+		Lang:      l.tag,
+		OtherLang: other.tag,
 		Title:     l.T(a.Title),
-		CSRF:      p.csrfToken(c),
-		Flash:     p.takeFlash(c, l),
-		SwitchURL: "/lang?to=" + url.QueryEscape(string(l.other())) + "&next=" + url.QueryEscape(safeNext(here)),
+		CSRF:      k.CSRF(c),
+		Flash:     k.takeFlash(c, l),
+		SwitchURL: "/lang?to=" + url.QueryEscape(other.tag) + "&next=" + url.QueryEscape(SafeNext(here)),
 		LoginURL:  "/login",
 		Page:      a.Data,
 	}
 	// Coming back after logging in only makes sense to a page, not to the
 	// address a form posted to.
-	if (a.Here != "" || c.Method() == fiber.MethodGet) && here != "/" && here != "/login" && here != "/register" && safeNext(here) == here {
+	if (a.Here != "" || c.Method() == fiber.MethodGet) && here != "/" && here != "/login" && here != "/register" && SafeNext(here) == here {
 		v.LoginURL = "/login?next=" + url.QueryEscape(here)
 	}
 	if me, ok := policy.PrincipalFrom(c.UserContext()); ok {
 		v.Me = &me
 	}
-	v.Nav = p.nav(c, l, here)
-	t, ok := p.tmpl[l][a.Name]
+	v.Nav = k.navFor(c, l, here)
+	t, ok := k.tmpl[l.tag][a.Name]
 	if !ok {
 		return fmt.Errorf("no page template %q", a.Name)
 	}
@@ -211,33 +345,15 @@ func (p *pages) render(c *fiber.Ctx, status int, a pageArgs) error {
 	return c.Status(status).Send(buf.Bytes())
 }
 
-// nav lists the pages the caller may open.
-func (p *pages) nav(c *fiber.Ctx, l lang, here string) []navLink {
+// navFor lists the pages the caller may open. Each link follows the
+// permission of its route, so an officer without cells is not offered a
+// queue they cannot open.
+func (k *Pages) navFor(c *fiber.Ctx, l Lang, here string) []navLink {
 	links := []navLink{{Href: "/", Label: l.T("nav.home")}}
-	if p.canSomewhere(c, accounts.PermList) {
-		links = append(links, navLink{Href: "/admin/users", Label: l.T("nav.users")})
-	}
-	if p.canSomewhere(c, grid.PermRead) {
-		links = append(links, navLink{Href: "/admin/grid", Label: l.T("nav.grid")})
-	}
-	// The report links follow the same permissions as their routes, so an
-	// officer without cells is not offered a queue they cannot open.
-	for _, l2 := range []struct {
-		perm        policy.Permission
-		href, label string
-	}{
-		{reports.PermCreate, "/report", "nav.report"},
-		{reports.PermCreate, "/reports", "nav.mine"},
-		{reports.PermQueue, "/queue", "nav.queue"},
-		{reports.PermEscalations, "/escalations", "nav.escalations"},
-		{reports.PermFigures, "/figures", "nav.figures"},
-	} {
-		if p.canSomewhere(c, l2.perm) {
-			links = append(links, navLink{Href: l2.href, Label: l.T(l2.label)})
+	for _, n := range k.nav {
+		if k.CanSomewhere(c, n.Perm) {
+			links = append(links, navLink{Href: n.Href, Label: l.T(n.Label), Inbox: n.Inbox})
 		}
-	}
-	if p.canSomewhere(c, inbox.PermRead) {
-		links = append(links, navLink{Href: "/inbox", Label: l.T("nav.inbox"), Inbox: true})
 	}
 	cur, _, _ := strings.Cut(here, "?")
 	for i := range links {
@@ -246,246 +362,60 @@ func (p *pages) nav(c *fiber.Ctx, l lang, here string) []navLink {
 	return links
 }
 
-// can reports whether the caller holds perm everywhere. It decides which
+// Can reports whether the caller holds perm everywhere. It decides which
 // controls a page shows; the gate still guards every route.
-func (p *pages) can(c *fiber.Ctx, perm policy.Permission) bool {
+func (k *Pages) Can(c *fiber.Ctx, perm policy.Permission) bool {
 	me, ok := policy.PrincipalFrom(c.UserContext())
-	return p.d.Gate.Enforcer().Allowed(me.Subject(), ok, perm, policy.DomainAll)
+	return k.o.Gate.Enforcer().Allowed(me.Subject(), ok, perm, policy.DomainAll)
 }
 
-// canSomewhere reports whether the caller holds perm in some domain, as the
+// CanSomewhere reports whether the caller holds perm in some domain, as the
 // gate requires of the read pages (an officer reads the map of their cells).
-func (p *pages) canSomewhere(c *fiber.Ctx, perm policy.Permission) bool {
+func (k *Pages) CanSomewhere(c *fiber.Ctx, perm policy.Permission) bool {
 	me, ok := policy.PrincipalFrom(c.UserContext())
-	return p.d.Gate.Enforcer().AllowedSomewhere(me.Subject(), ok, perm)
+	return k.o.Gate.Enforcer().AllowedSomewhere(me.Subject(), ok, perm)
 }
 
-// lang is the visitor's language: the switch cookie, else Accept-Language.
-func (p *pages) lang(c *fiber.Ctx) lang {
-	if l, ok := c.Locals(langLocal{}).(lang); ok {
-		return l
+// Lang is the visitor's language: the switch cookie, else Accept-Language.
+func (k *Pages) Lang(c *fiber.Ctx) Lang {
+	if tag, ok := c.Locals(langLocal{}).(string); ok {
+		return Lang{tag, k.cat}
 	}
-	l, ok := parseLang(c.Cookies(langCookie))
+	tag, ok := parseLang(c.Cookies(langCookie))
 	if !ok {
-		l = negotiateLang(c.Get(fiber.HeaderAcceptLanguage))
+		tag = negotiateLang(c.Get(fiber.HeaderAcceptLanguage))
 	}
-	c.Locals(langLocal{}, l)
-	return l
+	c.Locals(langLocal{}, tag)
+	return Lang{tag, k.cat}
 }
 
-type (
-	langLocal struct{}
-	csrfLocal struct{}
-)
+type langLocal struct{}
 
-// https reports whether the browser reached us over TLS (directly or, with
-// a trusted proxy, as the proxy says), so cookies must be Secure.
-func https(c *fiber.Ctx) bool { return c.Protocol() == "https" }
+// homePage is what the home page shows besides the layout.
+type homePage struct {
+	Links []Link
+}
 
-// csrfToken returns the request's CSRF token. A visitor logged in by the
-// session cookie gets the session's own token (policy.SessionCSRF), which the
-// gate checks on every unsafe request. Before logging in there is no session
-// to tie it to: the login and registration forms use a random token
-// double-submitted in a cookie, issued here when the browser has none.
-func (p *pages) csrfToken(c *fiber.Ctx) string {
-	if v, ok := c.Locals(csrfLocal{}).(string); ok {
-		return v
+func (k *Pages) homePage(c *fiber.Ctx) error {
+	l := k.Lang(c)
+	var data homePage
+	for _, h := range k.home {
+		data.Links = append(data.Links, h.links(c, l)...)
 	}
-	if s := cookieSession(c); s != "" {
-		v := policy.SessionCSRF(s)
-		c.Locals(csrfLocal{}, v)
-		return v
-	}
-	v := c.Cookies(policy.CSRFCookie)
-	if validToken(v) {
-		v = strings.Clone(v)
-	} else {
-		v = p.newCSRF(c)
-	}
-	c.Locals(csrfLocal{}, v)
-	return v
+	return k.Render(c, fiber.StatusOK, PageArgs{Name: "home", Title: "home.title", Data: data})
 }
 
-// cookieSession is the session token of a request the gate authenticated by
-// its session cookie, or "".
-func cookieSession(c *fiber.Ctx) string {
-	if _, ok := policy.PrincipalFrom(c.UserContext()); !ok || c.Get(fiber.HeaderAuthorization) != "" {
-		return ""
-	}
-	return strings.Clone(c.Cookies(policy.SessionCookie))
-}
-
-// newCSRF sets a fresh pre-login CSRF cookie and returns its value.
-func (p *pages) newCSRF(c *fiber.Ctx) string {
-	v := newToken()
-	c.Cookie(&fiber.Cookie{
-		Name: policy.CSRFCookie, Value: v, Path: "/",
-		Expires:  time.Now().Add(accounts.SessionTTL),
-		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Secure: https(c),
-	})
-	c.Locals(csrfLocal{}, v)
-	return v
-}
-
-// csrfOK checks the form's token on the forms anyone may post (login,
-// register): against the session's token for a logged-in visitor (whose
-// page showed that one), else against the pre-login cookie.
-func csrfOK(c *fiber.Ctx) bool {
-	want := c.Cookies(policy.CSRFCookie)
-	if s := cookieSession(c); s != "" {
-		want = policy.SessionCSRF(s)
-	}
-	sent := c.FormValue(policy.CSRFField)
-	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(sent)) == 1
-}
-
-func newToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func validToken(s string) bool {
-	if len(s) != base64.RawURLEncoding.EncodedLen(32) {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
-}
-
-// flashCookie carries a message across the redirect after a POST.
-const flashCookie = "nx_flash"
-
-// flash sets the message shown by the next page: a message key under
-// "flash." and its arguments.
-func flash(c *fiber.Ctx, key string, args ...string) {
-	raw := strings.Join(append([]string{key}, args...), "\x1f")
-	c.Cookie(&fiber.Cookie{
-		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(raw)), Path: "/",
-		MaxAge: 60, HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Secure: https(c),
-	})
-}
-
-// takeFlash returns the pending message in l and clears it. Only known
-// message keys are shown, so the cookie cannot put arbitrary text on a page.
-func (p *pages) takeFlash(c *fiber.Ctx, l lang) string {
-	v := c.Cookies(flashCookie)
-	if v == "" {
-		return ""
+// switchLang remembers the chosen language and goes back to the page.
+func (k *Pages) switchLang(c *fiber.Ctx) error {
+	tag, ok := parseLang(c.Query("to"))
+	if !ok {
+		return fiber.NewError(fiber.StatusBadRequest, k.Lang(c).T("err.bad_lang"))
 	}
 	c.Cookie(&fiber.Cookie{
-		Name: flashCookie, Path: "/", Expires: time.Unix(0, 0),
-		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Secure: https(c),
+		Name: langCookie, Value: tag, Path: "/", MaxAge: 365 * 24 * 3600,
+		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Secure: HTTPS(c),
 	})
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil {
-		return ""
-	}
-	parts := strings.Split(string(raw), "\x1f")
-	if _, ok := messages[parts[0]]; !ok || !strings.HasPrefix(parts[0], "flash.") || len(parts) > 5 {
-		return ""
-	}
-	args := make([]any, len(parts)-1)
-	for i, a := range parts[1:] {
-		args[i] = a
-	}
-	return l.T(parts[0], args...)
-}
-
-// safeNext returns next when it is a path on this site, else "/": a login
-// link must not send anyone to another site.
-func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") {
-		return "/"
-	}
-	for _, r := range next {
-		// Browsers read a backslash as a slash ("/\evil.example") and drop
-		// tabs and newlines.
-		if r < 0x20 || r == 0x7f || r == '\\' {
-			return "/"
-		}
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "/"
-	}
-	return next
-}
-
-// form returns a copy of a form field: Fiber reuses the request's memory.
-func form(c *fiber.Ctx, name string) string {
-	return strings.Clone(c.FormValue(name))
-}
-
-// asset is one embedded static file.
-type asset struct {
-	body    []byte
-	ctype   string
-	version string // content hash, for cache-busting URLs
-}
-
-var assetTypes = map[string]string{
-	".css":   "text/css; charset=utf-8",
-	".js":    "text/javascript; charset=utf-8",
-	".svg":   "image/svg+xml",
-	".png":   "image/png",
-	".ico":   "image/x-icon",
-	".txt":   "text/plain; charset=utf-8",
-	".woff2": "font/woff2",
-}
-
-func loadAssets() map[string]asset {
-	out := map[string]asset{}
-	err := fs.WalkDir(staticFS, "static", func(name string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := staticFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		ctype, ok := assetTypes[path.Ext(name)]
-		if !ok {
-			ctype = "application/octet-stream"
-		}
-		sum := sha256.Sum256(b)
-		out[strings.TrimPrefix(name, "static/")] = asset{body: b, ctype: ctype, version: hex.EncodeToString(sum[:6])}
-		return nil
-	})
-	if err != nil {
-		panic("web: read embedded assets: " + err.Error())
-	}
-	return out
-}
-
-// assetURL is the address of a static file, with its content hash so that
-// browsers may keep it for a year.
-func (p *pages) assetURL(name string) string {
-	a, ok := p.assets[name]
-	if !ok {
-		return "/static/" + name
-	}
-	return "/static/" + name + "?v=" + a.version
-}
-
-// static serves the embedded assets.
-func (p *pages) static(c *fiber.Ctx) error {
-	a, ok := p.assets[c.Params("*")]
-	if !ok {
-		return fiber.NewError(fiber.StatusNotFound, "There is nothing at "+c.Path()+".")
-	}
-	etag := `"` + a.version + `"`
-	c.Set(fiber.HeaderETag, etag)
-	if c.Query("v") == a.version {
-		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	} else {
-		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
-	}
-	if c.Get(fiber.HeaderIfNoneMatch) == etag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, a.ctype)
-	return c.Send(a.body)
+	return c.Redirect(SafeNext(c.Query("next")), fiber.StatusSeeOther)
 }
 
 // errorData is what the error page shows.
@@ -497,25 +427,25 @@ type errorData struct {
 }
 
 // errorPage renders an error for a browser in the visitor's language.
-func (p *pages) errorPage(c *fiber.Ctx, status int, detail string) error {
-	l := p.lang(c)
+func (k *Pages) errorPage(c *fiber.Ctx, status int, detail string) error {
+	l := k.Lang(c)
 	ctx := c.UserContext()
 	if _, ok := policy.PrincipalFrom(ctx); !ok {
 		// The gate refuses before it records who asked; look them up so the
 		// page shows them as logged in.
 		if tok := c.Cookies(policy.SessionCookie); tok != "" {
-			if me, err := p.d.Accounts.Authenticate(ctx, strings.Clone(tok)); err == nil {
+			if me, err := k.o.Auth.Authenticate(ctx, strings.Clone(tok)); err == nil {
 				c.SetUserContext(policy.WithPrincipal(ctx, me))
 			}
 		}
 	}
 	title := fmt.Sprintf("error.%d", status)
-	if _, ok := messages[title]; !ok {
+	if !l.Has(title) {
 		title = "error.title"
 	}
 	data := errorData{Status: status, Heading: l.T(title), Detail: errorDetail(l, detail), Login: status == fiber.StatusUnauthorized}
-	if err := p.render(c, status, pageArgs{Name: "error", Title: title, Data: data}); err != nil {
-		p.d.Log.Error("render error page", "request_id", c.Locals("requestid"), "err", err)
+	if err := k.Render(c, status, PageArgs{Name: "error", Title: title, Data: data}); err != nil {
+		k.o.Log.Error("render error page", "request_id", c.Locals("requestid"), "err", err)
 		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
 		return c.Status(status).SendString(detail)
 	}
@@ -523,7 +453,7 @@ func (p *pages) errorPage(c *fiber.Ctx, status int, detail string) error {
 }
 
 // errorDetail translates the details the gate and the application give.
-func errorDetail(l lang, detail string) string {
+func errorDetail(l Lang, detail string) string {
 	if perm, ok := strings.CutPrefix(detail, "Your account is not allowed to do this ("); ok {
 		return l.T("error.forbidden", strings.TrimSuffix(perm, ")."))
 	}
@@ -533,5 +463,5 @@ func errorDetail(l lang, detail string) string {
 	if limit, ok := strings.CutPrefix(detail, "The request is too large: at most "); ok {
 		return l.T("error.too_large", strings.TrimSuffix(limit, "."))
 	}
-	return l.reason(detail)
+	return l.Reason(detail)
 }

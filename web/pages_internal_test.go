@@ -2,15 +2,8 @@ package web
 
 import (
 	"io/fs"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/paulmach/orb"
-
-	"github.com/nuanxin/nuanxin/accounts"
-	"github.com/nuanxin/nuanxin/grid"
 )
 
 func TestSafeNext(t *testing.T) {
@@ -28,8 +21,8 @@ func TestSafeNext(t *testing.T) {
 		{"javascript:alert(1)", "/"},
 	}
 	for _, tc := range tests {
-		if got := safeNext(tc.in); got != tc.want {
-			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := SafeNext(tc.in); got != tc.want {
+			t.Errorf("SafeNext(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -37,17 +30,17 @@ func TestSafeNext(t *testing.T) {
 func TestNegotiateLang(t *testing.T) {
 	tests := []struct {
 		header string
-		want   lang
+		want   string
 	}{
-		{"", langZH},
-		{"en", langEN},
-		{"en-GB,en;q=0.8", langEN},
-		{"zh-TW,zh;q=0.9,en;q=0.8", langZH},
-		{"de-DE,de;q=0.9,en;q=0.8,zh;q=0.5", langEN},
-		{"en;q=0.2, zh-CN;q=0.9", langZH},
-		{"en;q=0, fr", langZH},
-		{"*", langZH},
-		{"english", langZH},
+		{"", ZH},
+		{"en", EN},
+		{"en-GB,en;q=0.8", EN},
+		{"zh-TW,zh;q=0.9,en;q=0.8", ZH},
+		{"de-DE,de;q=0.9,en;q=0.8,zh;q=0.5", EN},
+		{"en;q=0.2, zh-CN;q=0.9", ZH},
+		{"en;q=0, fr", ZH},
+		{"*", ZH},
+		{"english", ZH},
 	}
 	for _, tc := range tests {
 		if got := negotiateLang(tc.header); got != tc.want {
@@ -56,86 +49,104 @@ func TestNegotiateLang(t *testing.T) {
 	}
 }
 
-var verb = regexp.MustCompile(`%[sdvq]`)
-
-// TestMessages checks the message table: both languages for every key, the
-// same arguments in both, and every key the templates use present.
-func TestMessages(t *testing.T) {
-	for k, m := range messages {
-		if m.zh == "" || m.en == "" {
-			t.Errorf("message %q lacks a language: %+v", k, m)
-		}
-		if zh, en := verb.FindAllString(m.zh, -1), verb.FindAllString(m.en, -1); strings.Join(zh, "") != strings.Join(en, "") {
-			t.Errorf("message %q: arguments %v in Chinese, %v in English", k, zh, en)
-		}
-	}
-	used := regexp.MustCompile(`\bt "([a-z0-9_.]+)"`)
+// newTestKit is a kit with its own messages, templates and static files,
+// without a server: enough to test the catalogue and Check.
+func newTestKit(t *testing.T) *Pages {
+	t.Helper()
+	k := &Pages{cat: &catalog{msgs: map[string]Msg{}, reasons: map[string]string{}}, uses: map[string]templateUses{}, assets: map[string]asset{}}
+	k.AddMessages(messages)
+	k.AddReasons(reasons)
 	err := fs.WalkDir(templateFS, "templates", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := templateFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		for _, m := range used.FindAllStringSubmatch(string(b), -1) {
-			if _, ok := messages[m[1]]; !ok {
-				t.Errorf("%s uses message %q, which is not in the table", name, m[1])
-			}
-		}
+		k.scan(name, templateFS, name)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range accounts.Works {
-		if _, ok := messages["work."+string(w)]; !ok {
-			t.Errorf("no message for work %q", w)
+	k.AddStatic(staticFS, "static")
+	return k
+}
+
+// TestKitMessages checks the kit's own messages are complete and that its
+// templates (layout, home, error) name only its own messages and files: the
+// kit must work whatever domains are mounted on it.
+func TestKitMessages(t *testing.T) {
+	for key, m := range messages {
+		if problem := checkMsg(key, m); problem != "" {
+			t.Error(problem)
 		}
 	}
-	for _, k := range append([]accounts.Kind{accounts.KindRider}, accounts.StaffKinds...) {
-		if _, ok := messages["kind."+string(k)]; !ok {
-			t.Errorf("no message for kind %q", k)
-		}
+	if err := newTestKit(t).Check(); err != nil {
+		t.Error(err)
 	}
 }
 
-func TestProjectMap(t *testing.T) {
-	square := func(code string, lng, lat float64) grid.CellView {
-		ring := orb.Ring{{lng, lat}, {lng + 0.01, lat}, {lng + 0.01, lat + 0.01}, {lng, lat + 0.01}, {lng, lat}}
-		return grid.CellView{Cell: grid.Cell{Code: code, Geometry: orb.MultiPolygon{{ring}}}}
+func TestAddMessagesRefusesMistakes(t *testing.T) {
+	tests := []struct {
+		name string
+		msgs map[string]Msg
+		want string
+	}{
+		{"taken key", map[string]Msg{"nav.home": {ZH: "首页", EN: "Home"}}, `message "nav.home" is added twice`},
+		{"no English", map[string]Msg{"x.only_zh": {ZH: "中文"}}, `message "x.only_zh" lacks a language`},
+		{"arguments differ", map[string]Msg{"x.args": {ZH: "%d 个", EN: "%s items"}}, `message "x.args" has arguments`},
 	}
-	// Two cells side by side at 60° north, where a degree of longitude is
-	// half a degree of latitude: the map is as wide as it is high.
-	cells := []grid.CellView{square("W", 10, 60), square("E", 10.01, 60)}
-	cells[1].Assignment.Primary = &grid.OfficerRef{ID: "o1", Name: "Officer"}
-	v := projectMap(cells)
-	f := strings.Fields(v.ViewBox)
-	if len(f) != 4 {
-		t.Fatalf("viewBox %q", v.ViewBox)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newTestKit(t)
+			defer func() {
+				r := recover()
+				if s, _ := r.(string); !strings.Contains(s, tc.want) {
+					t.Errorf("AddMessages panicked with %v, want %q", r, tc.want)
+				}
+			}()
+			k.AddMessages(tc.msgs)
+		})
 	}
-	w, _ := strconv.ParseFloat(f[2], 64)
-	h, _ := strconv.ParseFloat(f[3], 64)
-	// The middle latitude is 60.005°, so not exactly square.
-	if w < h*0.99 || w > h*1.01 {
-		t.Errorf("viewBox %q: want about square", v.ViewBox)
+}
+
+func TestCheckNamesWhatIsMissing(t *testing.T) {
+	k := newTestKit(t)
+	k.uses["report_view"] = templateUses{keys: []string{"nav.home", "view.title"}, assets: []string{"nuanxin.css", "live.js"}}
+	err := k.Check()
+	if err == nil {
+		t.Fatal("Check passed with a missing message and script")
 	}
-	if len(v.Cells) != 2 || v.Cells[0].Assigned || !v.Cells[1].Assigned || v.Cells[1].Primary != "Officer" {
-		t.Fatalf("cells %+v", v.Cells)
+	for _, want := range []string{`report_view uses message "view.title"`, `report_view uses static file "live.js"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Check: %v; want it to say %s", err, want)
+		}
 	}
-	// The south-west corner of W is at the left margin and the bottom.
-	if !strings.HasPrefix(v.Cells[0].D, "M"+num(mapMargin)+" "+num(h-mapMargin)+" ") {
-		t.Errorf("W path %q: want it to start at the bottom left (%s, %s)", v.Cells[0].D, num(mapMargin), num(h-mapMargin))
+	k.AddMessages(map[string]Msg{"view.title": {ZH: "上报详情", EN: "Report"}})
+	k.assets["live.js"] = asset{}
+	if err := k.Check(); err != nil {
+		t.Errorf("Check once both are added: %v", err)
 	}
-	if strings.Count(v.Cells[0].D, "L") != 3 || !strings.HasSuffix(v.Cells[0].D, "Z") {
-		t.Errorf("W path %q: want four corners and a close", v.Cells[0].D)
+}
+
+func TestLang(t *testing.T) {
+	k := newTestKit(t)
+	k.AddReasons(map[string]string{"use at least 8 characters": "密码至少需要 8 个字符"})
+	zh, en := Lang{ZH, k.cat}, Lang{EN, k.cat}
+	if got := zh.T("error.status", 404); got != "错误代码 404" {
+		t.Errorf("zh error.status = %q", got)
 	}
-	x0, _ := strconv.ParseFloat(v.Cells[0].X, 64)
-	x1, _ := strconv.ParseFloat(v.Cells[1].X, 64)
-	if x0 >= x1 {
-		t.Errorf("label of W at x=%v is not west of E at x=%v", x0, x1)
+	if got := en.T("error.status", 404); got != "Error 404" {
+		t.Errorf("en error.status = %q", got)
 	}
-	if got := projectMap(nil); got.ViewBox != "" || got.Cells != nil {
-		t.Errorf("empty map: %+v", got)
+	if got := en.T("no.such.key"); got != "[[no.such.key]]" {
+		t.Errorf("missing key shows %q, want [[no.such.key]]", got)
+	}
+	if got := zh.Reason("use at least 8 characters"); got != "密码至少需要 8 个字符" {
+		t.Errorf("zh reason = %q", got)
+	}
+	if got := en.Reason("use at least 8 characters"); got != "Use at least 8 characters" {
+		t.Errorf("en reason = %q", got)
+	}
+	if got := zh.Reason("an untranslated reason"); got != "an untranslated reason" {
+		t.Errorf("zh untranslated reason = %q", got)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/reports"
-	"github.com/nuanxin/nuanxin/web"
 )
 
 // Points of the 2×2 test map (testdata/grid2x2.geojson): the middle of T-04
@@ -594,7 +593,7 @@ func TestReportRoutesHavePermissions(t *testing.T) {
 		"GET /figures":              reports.PermFigures,
 		"GET /inbox":                inbox.PermRead,
 		"POST /inbox/:id/read":      inbox.PermRead,
-		"GET /api/v1/live":          web.PermLive,
+		"GET /api/v1/live":          inbox.PermLive,
 	}
 	got := map[string]policy.Permission{}
 	for _, r := range e.gate.Routes() {

@@ -1,4 +1,4 @@
-package web
+package inbox
 
 import (
 	"bufio"
@@ -13,21 +13,21 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/reports"
+	"github.com/nuanxin/nuanxin/web"
 )
 
 // PermLive lets a logged-in user follow their live updates.
 const PermLive policy.Permission = "live:read"
 
-// LiveDeps is what the live stream needs.
-type LiveDeps struct {
-	Gate  *policy.Gate
-	Auth  policy.Authenticator // rechecks the stream's session while it lasts
-	Feed  *reports.Feed
-	Inbox *inbox.Service
-	Log   *slog.Logger
+// live is what the live stream needs.
+type live struct {
+	gate  *policy.Gate
+	auth  policy.Authenticator // rechecks the stream's session while it lasts
+	feed  *reports.Feed
+	inbox *Service
+	log   *slog.Logger
 }
 
 // liveRecheck is how often an open stream checks that its session still
@@ -56,13 +56,14 @@ type liveReport struct {
 // reports feed, which every instance reads, so a change made through any
 // server reaches every browser. Last-Event-ID (a feed position) resumes after
 // a dropped connection without losing changes.
-func MountLive(s *Server, d LiveDeps) error {
-	if err := require("live stream", map[string]bool{"Gate": d.Gate == nil, "Auth": d.Auth == nil, "Feed": d.Feed == nil, "Inbox": d.Inbox == nil, "Log": d.Log == nil}); err != nil {
+func MountLive(s *web.Server, gate *policy.Gate, auth policy.Authenticator, feed *reports.Feed, svc *Service, log *slog.Logger) error {
+	if err := web.Require("inbox: live stream", map[string]bool{"Server": s == nil, "Gate": gate == nil, "Auth": auth == nil, "Feed": feed == nil, "Inbox": svc == nil, "Log": log == nil}); err != nil {
 		return err
 	}
-	d.Gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
+	d := live{gate: gate, auth: auth, feed: feed, inbox: svc, log: log}
+	gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
 		p, _ := policy.PrincipalFrom(c.UserContext())
-		scope := liveScope(d.Gate, p)
+		scope := liveScope(d.gate, p)
 		// The credential the gate accepted, to check again while the
 		// stream lasts.
 		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
@@ -70,14 +71,14 @@ func MountLive(s *Server, d LiveDeps) error {
 			token = c.Cookies(policy.SessionCookie)
 		}
 		token = strings.Clone(strings.TrimSpace(token))
-		after := d.Feed.Last()
+		after := d.feed.Last()
 		if v, err := strconv.ParseInt(c.Get("Last-Event-ID"), 10, 64); err == nil && v >= 0 && v <= after {
 			after = v
 		}
 		c.Set(fiber.HeaderContentType, "text/event-stream")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("X-Accel-Buffering", "no")
-		done := s.closing
+		done := s.Closing()
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -101,17 +102,17 @@ func liveScope(g *policy.Gate, p policy.Principal) reports.Scope {
 	return reports.NewAccess(g).Scope(policy.WithPrincipal(context.Background(), p))
 }
 
-func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Principal, token string, scope reports.Scope, after int64) {
-	changes, stop := d.Feed.Subscribe()
+func streamLive(ctx context.Context, w *bufio.Writer, d live, p policy.Principal, token string, scope reports.Scope, after int64) {
+	changes, stop := d.feed.Subscribe()
 	defer stop()
 	fmt.Fprintf(w, "retry: 2000\n: connected\n\n")
 	if w.Flush() != nil {
 		return
 	}
 	// Changes since the browser's last event, read before following live.
-	backlog, err := d.Feed.Read(ctx, after, 500)
+	backlog, err := d.feed.Read(ctx, after, 500)
 	if err != nil {
-		d.Log.Warn("live: read the feed", "err", err)
+		d.log.Warn("live: read the feed", "err", err)
 	}
 	for _, c := range backlog {
 		writeChange(w, d, p, scope, c)
@@ -129,7 +130,7 @@ func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Princ
 		case <-ctx.Done():
 			return
 		case <-recheck.C:
-			_, err := d.Auth.Authenticate(ctx, token)
+			_, err := d.auth.Authenticate(ctx, token)
 			if errors.Is(err, policy.ErrUnauthenticated) {
 				// Logged out, expired or disabled: the browser's
 				// EventSource reconnects and the gate refuses it.
@@ -138,9 +139,9 @@ func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Princ
 				return
 			}
 			if err != nil && ctx.Err() == nil {
-				d.Log.Warn("live: recheck the session", "err", err)
+				d.log.Warn("live: recheck the session", "err", err)
 			}
-			scope = liveScope(d.Gate, p) // roles may have changed
+			scope = liveScope(d.gate, p) // roles may have changed
 			continue
 		case <-keepAlive.C:
 			fmt.Fprintf(w, ": keep-alive\n\n") // proxies drop silent connections
@@ -158,15 +159,15 @@ func streamLive(ctx context.Context, w *bufio.Writer, d LiveDeps, p policy.Princ
 }
 
 // writeChange sends what of a change concerns the user.
-func writeChange(w *bufio.Writer, d LiveDeps, p policy.Principal, scope reports.Scope, c reports.Change) {
+func writeChange(w *bufio.Writer, d live, p policy.Principal, scope reports.Scope, c reports.Change) {
 	e := c.Event
-	if reports.NewAccess(d.Gate).Follows(p, scope, e) {
+	if reports.NewAccess(d.gate).Follows(p, scope, e) {
 		b, _ := json.Marshal(liveReport{ID: e.ReportID, Action: e.Action, Status: e.Status, Seq: e.ReportSeq, Cell: e.Cell,
 			Category: e.Category, NextDue: e.NextDue, Escalated: e.Escalated, UpdatedAt: e.At})
 		fmt.Fprintf(w, "id: %d\nevent: report\ndata: %s\n\n", c.Seq, b)
 	}
-	if why, ok := d.Inbox.Notifies(e, p.UserID); ok {
-		b, _ := json.Marshal(d.Inbox.Notification(e, p.UserID, why))
+	if why, ok := d.inbox.Notifies(e, p.UserID); ok {
+		b, _ := json.Marshal(d.inbox.Notification(e, p.UserID, why))
 		fmt.Fprintf(w, "id: %d\nevent: notification\ndata: %s\n\n", c.Seq, b)
 	}
 }
