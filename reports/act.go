@@ -76,8 +76,9 @@ func (s *Service) Act(ctx context.Context, actor Actor, id string, in ActionInpu
 		if err != nil {
 			return Report{}, fmt.Errorf("after photo: %w", err)
 		}
-		photo, keys, err := s.putPhoto(ctx, fmt.Sprintf("%s%s/%s-%s", photoPrefix, id, randomHex(6), "after"), p)
-		if err != nil {
+		photo := photoFor(fmt.Sprintf("%s%s/%s-%s", photoPrefix, id, randomHex(6), "after"), p)
+		keys := []string{photo.Key, photo.ThumbKey}
+		if err := s.putPhoto(ctx, photo, p); err != nil {
 			s.removeObjects(ctx, keys)
 			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
@@ -192,6 +193,13 @@ func (s *Service) transition(ctx context.Context, id string, actor Actor, action
 			}
 			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
+		if r.Seq == 1 {
+			// A submission stopped between its report and its first entry:
+			// write that entry before the second.
+			if _, err := s.ensureSubmitEntry(ctx, r); err != nil {
+				return Report{}, err
+			}
+		}
 		rule, manual := transitions[action]
 		if manual && !slices.Contains(rule.from, r.Status) {
 			return Report{}, &TransitionError{Action: action, Status: r.Status, Allowed: Allowed(r.Status)}
@@ -226,7 +234,7 @@ func (s *Service) transition(ctx context.Context, id string, actor Actor, action
 			s.log.Warn("project timeline entry", "report", id, "seq", st.Seq, "err", err)
 		}
 		r.State = st
-		s.publish(ctx, r, e)
+		s.publish(ctx, r, e, false)
 		return r, nil
 	}
 	return Report{}, ErrConflict
@@ -250,35 +258,64 @@ func (s *Service) repair(ctx context.Context, id string) error {
 	return nil
 }
 
-// publish brings the open set (and, for a new report, the reporter's list)
-// up to date with the report and announces the entry. A failure is logged: the entry stays unpublished and Redeliver does
-// both again later (each is idempotent).
-func (s *Service) publish(ctx context.Context, r Report, e Entry) {
+// publish brings the open set up to date with the report and hands the
+// entry's event to every consumer, the reporter's list included, each on its
+// own: a consumer that fails does not keep the event from the others, and
+// each one that takes it is recorded under (event, consumer), so that
+// redelivery (again) skips it. Once all have it the entry is marked
+// published; until then Repair calls publish again. Failures are logged,
+// not returned: the change itself is stored and stands.
+func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
+	done := true
 	if err := s.store.syncOpen(ctx, r); err != nil {
 		s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
-		return
+		done = false
 	}
-	if e.Action == ActSubmit {
-		if err := s.store.addMine(ctx, r.ReporterID, r.ID); err != nil {
-			s.log.Warn("list the report for its reporter; will retry", "event", e.ID, "err", err)
-			return
-		}
-	}
-	if s.events == nil {
-		if err := s.store.markPublished(ctx, e.ID); err != nil {
-			s.log.Warn("mark event published", "event", e.ID, "err", err)
-		}
-		return
-	}
+	s.at("open")
 	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
 		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At}
-	if err := s.events.Publish(ctx, ev); err != nil {
-		s.log.Warn("publish report event; will redeliver", "event", e.ID, "err", err)
+	for _, c := range s.consumers {
+		if !s.deliver(ctx, c, ev, again) {
+			done = false
+		}
+	}
+	if !done {
 		return
 	}
 	if err := s.store.markPublished(ctx, e.ID); err != nil {
 		s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
 	}
+}
+
+// deliver hands the event to one consumer unless (on redelivery) it has it
+// already, and records that it has it. It reports whether the consumer has
+// the event. A record that cannot be written is only logged: at worst the
+// consumer is handed the event again, which it absorbs.
+func (s *Service) deliver(ctx context.Context, c Consumer, ev Event, again bool) bool {
+	if c.Name == listConsumer && ev.Action != ActSubmit {
+		return true // the list takes submissions only: no record for the rest
+	}
+	id := deliveryID(ev.ID, c.Name)
+	if again {
+		has, err := s.store.delivered(ctx, id)
+		if err != nil {
+			s.log.Warn("check a report event's delivery; will retry", "event", ev.ID, "consumer", c.Name, "err", err)
+			return false
+		}
+		if has {
+			return true
+		}
+	}
+	if err := c.Events.Publish(ctx, ev); err != nil {
+		s.log.Warn("deliver report event; will redeliver", "event", ev.ID, "consumer", c.Name, "err", err)
+		return false
+	}
+	s.at("delivered:" + c.Name)
+	if err := s.store.recordDelivery(ctx, id, s.now()); err != nil {
+		s.log.Warn("record a report event's delivery; it may be delivered again", "event", ev.ID, "consumer", c.Name, "err", err)
+	}
+	s.at("recorded:" + c.Name)
+	return true
 }

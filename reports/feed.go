@@ -15,7 +15,10 @@ import (
 	"github.com/nuanxin/nuanxin/storage"
 )
 
-const feedCollection = "report_feed"
+// feedCollection holds the feed. (An earlier release kept it in
+// "report_feed", where a redelivered event could be appended twice; that
+// collection is no longer read, and live pages simply start from the new one.)
+const feedCollection = "report_changes"
 
 // Change is one entry of the change feed: an Event and its place in the feed.
 type Change struct {
@@ -23,9 +26,14 @@ type Change struct {
 	Event `bson:",inline"`
 }
 
-// Publish appends the event: the feed is one of the report events' consumers.
+// Publish appends the event to the feed, unless the feed holds it already:
+// the feed is one of the report events' consumers, and a redelivered event
+// must not reach live pages twice.
 func (f *Feed) Publish(ctx context.Context, e Event) error {
-	return f.Append(ctx, Change{Event: e})
+	if e.ID == "" {
+		return errors.New("append to the report feed: the event has no id")
+	}
+	return f.append(ctx, Change{Event: e})
 }
 
 // Feed is the ordered log of report changes that every server instance
@@ -40,7 +48,10 @@ func (f *Feed) Publish(ctx context.Context, e Event) error {
 //
 // Appending takes the next number by inserting it: the unique _id lets one
 // writer win each number and the others move on to the next, so numbers are
-// never skipped and never shared, on MongoDB and FerretDB alike.
+// never skipped and never shared, on MongoDB and FerretDB alike. The same
+// insert claims the event's id, under a unique index (see Indexes), so an
+// event is in the feed once however often it is published, by however many
+// instances at once: no separate claim that a stop could leave behind.
 type Feed struct {
 	coll *mongo.Collection
 	log  *slog.Logger
@@ -68,34 +79,18 @@ func (f *Feed) exists(ctx context.Context, seq int64) (bool, error) {
 // Init finds the end of the feed with a doubling then a binary search of
 // _id lookups: about 2·log2(n) queries.
 func (f *Feed) Init(ctx context.Context) error {
-	hi := int64(1)
-	for {
-		ok, err := f.exists(ctx, hi)
-		if err != nil {
-			return fmt.Errorf("find the end of the report feed: %w", err)
-		}
-		if !ok {
-			break
-		}
-		hi *= 2
+	last, err := lastOf(func(seq int64) (bool, error) { return f.exists(ctx, seq) })
+	if err != nil {
+		return fmt.Errorf("find the end of the report feed: %w", err)
 	}
-	lo := hi / 2 // exists, or 0
-	for lo+1 < hi {
-		mid := (lo + hi) / 2
-		ok, err := f.exists(ctx, mid)
-		if err != nil {
-			return fmt.Errorf("find the end of the report feed: %w", err)
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	f.mu.Lock()
-	f.last = max(f.last, lo)
-	f.mu.Unlock()
+	f.advance(last)
 	return nil
+}
+
+func (f *Feed) advance(seq int64) {
+	f.mu.Lock()
+	f.last = max(f.last, seq)
+	f.mu.Unlock()
 }
 
 // Last is the highest entry this instance knows of.
@@ -105,8 +100,8 @@ func (f *Feed) Last() int64 {
 	return f.last
 }
 
-// Append adds a change at the end of the feed.
-func (f *Feed) Append(ctx context.Context, c Change) error {
+// append adds a change at the end of the feed, unless its event is there.
+func (f *Feed) append(ctx context.Context, c Change) error {
 	seq := f.Last() + 1
 	for range 1000 {
 		c.Seq = seq
@@ -116,13 +111,27 @@ func (f *Feed) Append(ctx context.Context, c Change) error {
 		}{feedID(seq), c}
 		_, err := f.coll.InsertOne(ctx, doc)
 		if err == nil {
-			f.mu.Lock()
-			f.last = max(f.last, seq)
-			f.mu.Unlock()
+			f.advance(seq)
 			return nil
 		}
 		if !storage.IsDuplicateKey(err) {
 			return fmt.Errorf("append to the report feed: %w", err)
+		}
+		// Either the number is taken or the event is in the feed already;
+		// the entry at that number tells which (entries are never removed).
+		var held struct {
+			EventID string `bson:"id"`
+		}
+		err = f.coll.FindOne(ctx, bson.D{{Key: "_id", Value: feedID(seq)}}, options.FindOne().SetProjection(bson.D{{Key: "id", Value: 1}})).Decode(&held)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return nil // the number is free, so the event's id collided: held elsewhere
+		case err != nil:
+			return fmt.Errorf("append to the report feed: %w", err)
+		}
+		f.advance(seq)
+		if held.EventID == c.ID {
+			return nil
 		}
 		seq++ // another writer took that number
 	}
@@ -186,9 +195,7 @@ func (f *Feed) Follow(ctx context.Context, every time.Duration) {
 				break
 			}
 		}
-		f.mu.Lock()
-		f.last = max(f.last, next)
-		f.mu.Unlock()
+		f.advance(next)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -23,11 +24,19 @@ const (
 	// them fast: open reports are a small share of all reports, which grow
 	// without end.
 	openCollection = "open_reports"
-	// mineCollection has one document per reporter, _id the reporter, listing
-	// their report ids in the order filed: "my reports" is then one lookup by
-	// _id and one per report, instead of a read of every report on the
-	// embedded store.
-	mineCollection = "reporter_reports"
+	// listCollection is "my reports": entry n of reporter R is the document
+	// _id "R/n" naming one report, in the order filed (see reporterList).
+	// Documents whose _id is a bare reporter id, with an "ids" array, are
+	// the lists of an earlier release, still read.
+	listCollection = "reporter_reports"
+	// deliveryCollection records which consumer has taken which event:
+	// _id "<event id>/<consumer>".
+	deliveryCollection = "report_deliveries"
+	// pendingCollection holds a note per submission in flight, from before
+	// its photos are stored until its first timeline entry is: what a
+	// stopped submission leaves here, Repair completes or removes. It stays
+	// small, so reading all of it is cheap even on the embedded store.
+	pendingCollection = "report_pending"
 )
 
 // Indexes lists the indexes reports need. The queue's queries each match one
@@ -55,35 +64,140 @@ func Indexes() []storage.Index {
 		{Collection: openCollection, Name: "category_created", Keys: bson.D{{Key: "category", Value: 1}, {Key: "created_at", Value: -1}}},
 		{Collection: timelineCollection, Name: "report_seq", Keys: bson.D{{Key: "report_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true},
 		{Collection: timelineCollection, Name: "unpublished", Keys: bson.D{{Key: "published", Value: 1}, {Key: "at", Value: 1}}},
+		// One feed entry per event: a second Publish of an event collides here.
+		{Collection: feedCollection, Name: "event", Keys: bson.D{{Key: "id", Value: 1}}, Unique: true},
 	}
 }
 
 type store struct {
-	reports, timeline, open, mine *mongo.Collection
+	reports, timeline, open, deliveries, pending *mongo.Collection
+	list                                         *reporterList
 }
 
 func newStore(db *mongo.Database) *store {
 	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection),
-		open: db.Collection(openCollection), mine: db.Collection(mineCollection)}
+		open: db.Collection(openCollection), deliveries: db.Collection(deliveryCollection),
+		pending: db.Collection(pendingCollection),
+		list:    &reporterList{coll: db.Collection(listCollection), locks: chainLocks{m: map[string]*chainLock{}}}}
 }
 
-// addMine records a report in its reporter's list; recording it twice is a
-// no-op ($addToSet).
-func (s *store) addMine(ctx context.Context, reporterID, reportID string) error {
-	_, err := s.mine.UpdateOne(ctx, bson.D{{Key: "_id", Value: reporterID}},
-		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "ids", Value: reportID}}}}, options.UpdateOne().SetUpsert(true))
-	if err != nil {
-		return fmt.Errorf("update the reporter's list: %w", err)
+// reporterList keeps each reporter's list of reports. It takes the submit
+// events as a consumer (Service.consumers), so a list entry is written once
+// per report like any delivery, and again only if the service stopped
+// between writing it and recording the delivery; Mine skips such a repeat.
+//
+// Entry n of reporter R is the document _id "R/n", claimed by inserting it:
+// a writer finds the end of the list, inserts the next number, and on a
+// duplicate key (another writer took it) tries the next. Only unique
+// inserts are atomic on the embedded store, so no entry is ever lost or
+// overwritten, and the list has no gaps. The writers of one list are
+// serialized inside an instance (locks), leaving only the instances' race
+// to the unique _id.
+type reporterList struct {
+	coll  *mongo.Collection
+	locks chainLocks
+
+	mu    sync.Mutex
+	hints map[string]int64 // reporter → an entry known to exist: where to start looking for the end
+}
+
+// maxHints bounds the memory the hints take; past it they are forgotten and
+// the end is searched for again.
+const maxHints = 10_000
+
+func (l *reporterList) hint(reporterID string) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.hints[reporterID]
+	return n, ok
+}
+
+func (l *reporterList) remember(reporterID string, n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hints == nil || len(l.hints) >= maxHints {
+		l.hints = map[string]int64{}
 	}
-	return nil
+	l.hints[reporterID] = max(l.hints[reporterID], n)
 }
 
-// mineIDs returns the reporter's report ids in the order filed.
-func (s *store) mineIDs(ctx context.Context, reporterID string) ([]string, error) {
+type listEntry struct {
+	ID       string `bson:"_id"`
+	ReportID string `bson:"report_id"`
+}
+
+func listID(reporterID string, n int64) string { return fmt.Sprintf("%s/%d", reporterID, n) }
+
+// Publish implements Events: a submission joins its reporter's list.
+func (l *reporterList) Publish(ctx context.Context, e Event) error {
+	if e.Action != ActSubmit {
+		return nil
+	}
+	unlock := l.locks.lock(e.ReporterID)
+	defer unlock()
+	// Entries are never removed, so a remembered entry still exists and the
+	// end is at or after it: start there, and let the duplicate keys of
+	// what other instances added since move us on.
+	n, ok := l.hint(e.ReporterID)
+	if !ok {
+		var err error
+		if n, err = l.end(ctx, e.ReporterID); err != nil {
+			return err
+		}
+	}
+	for try := 1; try <= 1000; try++ {
+		n++
+		_, err := l.coll.InsertOne(ctx, listEntry{ID: listID(e.ReporterID, n), ReportID: e.ReportID})
+		if err == nil {
+			l.remember(e.ReporterID, n)
+			return nil
+		}
+		if !storage.IsDuplicateKey(err) {
+			return fmt.Errorf("add to the reporter's list: %w", err)
+		}
+		if try%4 == 0 {
+			// Far behind (other instances added many): look for the end.
+			end, err := l.end(ctx, e.ReporterID)
+			if err != nil {
+				return err
+			}
+			n = max(n, end)
+		}
+	}
+	return errors.New("add to the reporter's list: too many concurrent writers")
+}
+
+// end is the number of the reporter's last list entry (0: none).
+func (l *reporterList) end(ctx context.Context, reporterID string) (int64, error) {
+	n, err := lastOf(func(n int64) (bool, error) {
+		err := l.coll.FindOne(ctx, bson.D{{Key: "_id", Value: listID(reporterID, n)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find the end of the reporter's list: %w", err)
+	}
+	return n, nil
+}
+
+// at returns the report id of entry n.
+func (l *reporterList) at(ctx context.Context, reporterID string, n int64) (string, error) {
+	var e listEntry
+	if err := l.coll.FindOne(ctx, bson.D{{Key: "_id", Value: listID(reporterID, n)}}).Decode(&e); err != nil {
+		return "", fmt.Errorf("load the reporter's list: %w", err)
+	}
+	return e.ReportID, nil
+}
+
+// legacy returns the ids in the reporter's list as an earlier release kept
+// it (one document, _id the reporter), oldest first.
+func (l *reporterList) legacy(ctx context.Context, reporterID string) ([]string, error) {
 	var d struct {
 		IDs []string `bson:"ids"`
 	}
-	err := s.mine.FindOne(ctx, bson.D{{Key: "_id", Value: reporterID}}).Decode(&d)
+	err := l.coll.FindOne(ctx, bson.D{{Key: "_id", Value: reporterID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -91,6 +205,132 @@ func (s *store) mineIDs(ctx context.Context, reporterID string) ([]string, error
 		return nil, fmt.Errorf("load the reporter's list: %w", err)
 	}
 	return d.IDs, nil
+}
+
+// lastOf finds the last n >= 1 for which exists(n) holds, in a sequence
+// where it holds for 1..last and for nothing after (0 if for nothing): a
+// doubling then a binary search, about 2·log2(last) calls.
+func lastOf(exists func(int64) (bool, error)) (int64, error) {
+	hi := int64(1)
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		hi *= 2
+	}
+	lo := hi / 2 // exists, or 0
+	for lo+1 < hi {
+		mid := (lo + hi) / 2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// chainLocks serializes, inside one instance, the writers of one chain of
+// unique inserts (one reporter's list): on the embedded store such a chain
+// slows down sharply when writers race for each number.
+type chainLocks struct {
+	mu sync.Mutex
+	m  map[string]*chainLock
+}
+
+type chainLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock takes the lock of a key and returns its release. A key's lock lives
+// only while someone holds or waits for it.
+func (c *chainLocks) lock(key string) func() {
+	c.mu.Lock()
+	l := c.m[key]
+	if l == nil {
+		l = &chainLock{}
+		c.m[key] = l
+	}
+	l.users++
+	c.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		c.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(c.m, key)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func deliveryID(eventID, consumer string) string { return eventID + "/" + consumer }
+
+// delivered tells whether a consumer's delivery of an event is recorded.
+func (s *store) delivered(ctx context.Context, id string) (bool, error) {
+	err := s.deliveries.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load a delivery record: %w", err)
+	}
+	return true, nil
+}
+
+// recordDelivery records that a consumer took an event; recording it twice
+// is a no-op.
+func (s *store) recordDelivery(ctx context.Context, id string, at time.Time) error {
+	_, err := s.deliveries.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "at", Value: at}})
+	if err != nil && !storage.IsDuplicateKey(err) {
+		return fmt.Errorf("record a delivery: %w", err)
+	}
+	return nil
+}
+
+// pending is the note a submission keeps while it is in flight: which
+// report it stores and which photo objects it put.
+type pending struct {
+	ID       string    `bson:"_id"` // report id "/" the attempt's nonce
+	ReportID string    `bson:"report_id"`
+	Keys     []string  `bson:"keys"`
+	At       time.Time `bson:"at"`
+}
+
+func (s *store) insertPending(ctx context.Context, p pending) error {
+	if _, err := s.pending.InsertOne(ctx, p); err != nil {
+		return fmt.Errorf("note the submission: %w", err)
+	}
+	return nil
+}
+
+func (s *store) deletePending(ctx context.Context, id string) error {
+	if _, err := s.pending.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("remove the submission's note: %w", err)
+	}
+	return nil
+}
+
+// pendingBefore lists the notes written before t.
+func (s *store) pendingBefore(ctx context.Context, t time.Time, limit int64) ([]pending, error) {
+	cur, err := s.pending.Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: t}}}}, options.Find().SetLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("find pending submissions: %w", err)
+	}
+	var out []pending
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("find pending submissions: %w", err)
+	}
+	return out, nil
 }
 
 // syncOpen makes the open set agree with r: a copy while r is open, nothing
@@ -134,11 +374,6 @@ func (s *store) insertReport(ctx context.Context, r Report) error {
 
 var errDuplicate = errors.New("duplicate key")
 
-func (s *store) deleteReport(ctx context.Context, id string) error {
-	_, err := s.reports.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	return err
-}
-
 func (s *store) report(ctx context.Context, id string) (Report, error) {
 	var r Report
 	err := s.reports.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
@@ -163,6 +398,19 @@ func (s *store) insertEntry(ctx context.Context, e Entry) error {
 		return fmt.Errorf("append to timeline: %w", err)
 	}
 	return nil
+}
+
+// entry loads one timeline entry by its _id.
+func (s *store) entry(ctx context.Context, id string) (Entry, error) {
+	var e Entry
+	err := s.timeline.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("load timeline: %w", err)
+	}
+	return e, nil
 }
 
 func (s *store) lastEntry(ctx context.Context, reportID string) (Entry, error) {

@@ -60,23 +60,45 @@ type Event struct {
 	At         time.Time
 }
 
-// Events receives report events. Delivery is at least once; consumers make
-// handling idempotent by Event.ID.
+// Events receives report events. Delivery is at least once: an event may
+// come again after a failure, a crash, or two instances redelivering at the
+// same moment, so a consumer makes handling idempotent by Event.ID (a unique
+// key in its own store: one notification per event and user, one award per
+// report).
 type Events interface {
 	Publish(ctx context.Context, e Event) error
 }
 
-// Fanout hands each event to several consumers in order. If one fails the
-// event counts as undelivered and is delivered to all of them again later,
-// which idempotent consumers absorb.
-type Fanout []Events
+// Consumer is one receiver of report events under a name. Each consumer is
+// delivered to on its own: a consumer that fails gets the event again later,
+// while the others, whose delivery is recorded under (event, name), do not.
+// The name keys those records, so it must stay the same across releases (a
+// renamed consumer would be handed every event still undelivered); it is made
+// of lower-case letters, digits, '_' and '-'.
+type Consumer struct {
+	Name   string
+	Events Events
+}
 
-// Publish implements Events.
-func (f Fanout) Publish(ctx context.Context, e Event) error {
-	for _, c := range f {
-		if err := c.Publish(ctx, e); err != nil {
-			return err
+// listConsumer is the name under which the reporter's list ("my reports")
+// takes its events: it is kept like any consumer, so it is reserved.
+const listConsumer = "reporter_list"
+
+func checkConsumers(cs []Consumer) error {
+	seen := map[string]bool{listConsumer: true}
+	for _, c := range cs {
+		if c.Name == "" || strings.ContainsFunc(c.Name, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+		}) {
+			return fmt.Errorf("reports: consumer name %q: use lower-case letters, digits, '_' and '-'", c.Name)
 		}
+		if seen[c.Name] {
+			return fmt.Errorf("reports: consumer name %q is used twice (or is reserved)", c.Name)
+		}
+		if c.Events == nil {
+			return fmt.Errorf("reports: consumer %q has no Events", c.Name)
+		}
+		seen[c.Name] = true
 	}
 	return nil
 }
@@ -93,27 +115,33 @@ var ErrUnavailable = errors.New("the service is briefly unavailable; your report
 
 // Service runs reports.
 type Service struct {
-	store    *store
-	blobs    *storage.Blobs
-	grid     Grid
-	accounts Accounts
-	events   Events
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
+	store     *store
+	blobs     *storage.Blobs
+	grid      Grid
+	accounts  Accounts
+	consumers []Consumer // the reporter's list first, then those given to NewService
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
 
 	// photoSlots bounds how many photos are decoded at once: one decode of a
 	// 40-megapixel photo may take a few hundred MB, so a burst of uploads
 	// must queue rather than exhaust memory.
 	photoSlots chan struct{}
 
-	// afterPhotos, when set (by tests), runs between storing the photos and
-	// storing the report: where a failing document store hurts most.
-	afterPhotos func()
+	// stopAt, when set (by tests), runs at each point between two writes
+	// of a submission or a change (see Service.at): a test stops the
+	// service there, as a kill would, or breaks a store.
+	stopAt func(point string)
 }
 
-// NewService builds the reports service.
-func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Accounts, events Events, cfg Config, log *slog.Logger) *Service {
+// NewService builds the reports service. consumers receive every report
+// event, each on its own (see Consumer); it panics if two share a name or a
+// name is not allowed, a wiring mistake that must stop the program at start.
+func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Accounts, consumers []Consumer, cfg Config, log *slog.Logger) *Service {
+	if err := checkConsumers(consumers); err != nil {
+		panic(err)
+	}
 	if cfg.AcknowledgeWithin <= 0 {
 		cfg.AcknowledgeWithin = 10 * time.Minute
 	}
@@ -123,8 +151,17 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 	if len(cfg.Categories) == 0 {
 		cfg.Categories = DefaultCategories
 	}
-	return &Service{store: newStore(db), blobs: blobs, grid: grid, accounts: accounts, events: events, cfg: cfg, log: log,
+	st := newStore(db)
+	all := append([]Consumer{{Name: listConsumer, Events: st.list}}, consumers...)
+	return &Service{store: st, blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2)}
+}
+
+// at marks a point between two writes, where a test may stop the service.
+func (s *Service) at(point string) {
+	if s.stopAt != nil {
+		s.stopAt(point)
+	}
 }
 
 // Categories returns the configured categories.
@@ -196,7 +233,13 @@ func bodyHash(in Submission) string {
 // Submit files a report. A retry with the same key and the same content
 // returns the first report; the same key with other content is refused
 // (ErrIdempotencyKey). Errors: *ValidationError, *PhotoError,
-// ErrIdempotencyKey, ErrUnavailable. Nothing is left stored when it fails.
+// ErrIdempotencyKey, ErrUnavailable.
+//
+// A submission that fails or stops before its report is stored leaves nothing
+// anyone sees (its photos are removed, at once or by Repair), and a retry
+// stores it. Once the report is stored, the retry with the same key, or
+// Repair, completes what is missing: its first timeline entry, the queue, the
+// reporter's list and the events.
 func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) (Report, bool, error) {
 	key := strings.TrimSpace(in.Key)
 	if key == "" || len(key) > MaxIdempotencyKey || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
@@ -213,7 +256,9 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	if err != nil {
 		return Report{}, false, err
 	}
-	if n := len(in.Photos); n < MinPhotos || n > MaxPhotos {
+	// Riders attach 1 to 3 photos; only SubmitPhotoOptional (Open311, whose
+	// specification makes media optional) may send none: see photo.go.
+	if n := len(in.Photos); n < minPhotos(ctx) || n > MaxPhotos {
 		return Report{}, false, &ValidationError{Field: "photos", Reason: fmt.Sprintf("attach 1 to 3 photos (got %d)", n)}
 	}
 	if (in.Lat == nil) != (in.Lng == nil) {
@@ -228,7 +273,7 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	id := reportID(reporterID, key)
 	hash := bodyHash(in)
 	if r, err := s.store.report(ctx, id); err == nil {
-		return s.replay(r, hash)
+		return s.resume(ctx, r, hash)
 	} else if !errors.Is(err, ErrNotFound) {
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -270,48 +315,163 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	st.NextDue = nextDue(st)
 	r.State = st
 
-	// Photos first, report second: a report never exists without its photos.
-	// If storing the report fails, the photos are removed again (and the
-	// sweeper removes any whose removal failed).
+	// The writes, in an order that a stop between any two of them (a
+	// kill -9, a store that fails) leaves either nothing visible or a
+	// report that a retry with the same key, or Repair, completes:
+	//
+	//  1. a pending note naming this attempt's photo objects, so that
+	//     photos of an attempt that never stored its report are found and
+	//     removed (Repair);
+	//  2. the photos: a report never exists without them;
+	//  3. the report, under an _id derived from the rider and the key: of
+	//     racing copies one wins;
+	//  4. its first timeline entry, which follows from the report alone, so
+	//     whoever finds the report without it (the retry, Repair, the first
+	//     action on the report) writes the same entry;
+	//  5. the pending note is removed;
+	//  6. the open set, the reporter's list and the consumers (publish),
+	//     each recorded, until the entry is marked published; Repair
+	//     redelivers what is not.
 	nonce := randomHex(6)
+	photos := make([]Photo, len(processed))
 	var keys []string
 	for i, p := range processed {
-		base := fmt.Sprintf("%s%s/%s-%d", photoPrefix, id, nonce, i+1)
-		photo, stored, err := s.putPhoto(ctx, base, p)
-		keys = append(keys, stored...)
-		if err != nil {
-			s.removeObjects(ctx, keys)
+		photos[i] = photoFor(fmt.Sprintf("%s%s/%s-%d", photoPrefix, id, nonce, i+1), p)
+		keys = append(keys, photos[i].Key, photos[i].ThumbKey)
+	}
+	note := pending{ID: id + "/" + nonce, ReportID: id, Keys: keys, At: s.now()}
+	if err := s.store.insertPending(ctx, note); err != nil {
+		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	s.at("pending")
+	for i, p := range processed {
+		if err := s.putPhoto(ctx, photos[i], p); err != nil {
+			s.abandon(ctx, note)
 			return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		r.Photos = append(r.Photos, photo)
 	}
-	if s.afterPhotos != nil {
-		s.afterPhotos()
-	}
+	r.Photos = photos
+	s.at("photos")
 	if err := s.store.insertReport(ctx, r); err != nil {
-		s.removeObjects(ctx, keys)
+		s.abandon(ctx, note)
 		if errors.Is(err, errDuplicate) {
 			// The same submission, sent twice at once: the other copy won.
 			first, err := s.store.report(ctx, id)
 			if err != nil {
 				return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
-			return s.replay(first, hash)
+			return s.resume(ctx, first, hash)
 		}
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := Entry{ID: entryID(id, 1), ReportID: id, Seq: 1, Action: ActSubmit, ActorRole: RoleRider, ActorID: reporterID,
-		Cell: st.Cell, At: r.CreatedAt, After: st}
-	if err := s.store.insertEntry(ctx, e); err != nil {
-		// Without its first entry the report would have no history; undo it.
-		if derr := s.store.deleteReport(context.WithoutCancel(ctx), id); derr != nil {
-			s.log.Error("remove report after failed timeline write", "report", id, "err", derr)
-		}
-		s.removeObjects(ctx, keys)
+	s.at("report")
+	e := submitEntry(r)
+	again := false
+	if err := s.store.insertEntry(ctx, e); errors.Is(err, errDuplicate) {
+		again = true // a retry found the report first and wrote the same entry
+	} else if err != nil {
+		// The report stands without its entry, out of every queue: the
+		// rider's retry with the same key, or Repair, writes the entry.
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	s.publish(ctx, r, e)
+	s.at("entry")
+	if err := s.store.deletePending(ctx, note.ID); err != nil {
+		s.log.Warn("remove the pending note of a stored report; Repair will", "report", id, "err", err)
+	}
+	s.at("noted")
+	s.publish(ctx, r, e, again)
 	return r, true, nil
+}
+
+// submitEntry is a report's first timeline entry. It follows from the
+// report alone (its state when stored is the entry's After), so that a
+// report found without it gets exactly the entry its writer would have
+// written.
+func submitEntry(r Report) Entry {
+	st := r.State
+	st.Seq = 1
+	return Entry{ID: entryID(r.ID, 1), ReportID: r.ID, Seq: 1, Action: ActSubmit, ActorRole: RoleRider, ActorID: r.ReporterID,
+		Cell: st.Cell, At: r.CreatedAt, After: st}
+}
+
+// resume answers a retried submission with the stored report, after
+// completing whatever a stopped first attempt left undone.
+func (s *Service) resume(ctx context.Context, r Report, hash string) (Report, bool, error) {
+	if r.BodyHash != hash {
+		return Report{}, false, ErrIdempotencyKey
+	}
+	if err := s.complete(ctx, r); err != nil {
+		return Report{}, false, err
+	}
+	return r, false, nil
+}
+
+// complete makes sure a stored report has its first timeline entry and, once
+// the writer can be presumed gone (settle), that the entry was published.
+// A writer still at work within settle is left to finish, so that concurrent
+// copies of one submission do not all publish it; Repair publishes it if that
+// writer stopped.
+func (s *Service) complete(ctx context.Context, r Report) error {
+	e, err := s.ensureSubmitEntry(ctx, r)
+	if err != nil {
+		return err
+	}
+	if !e.Published && !e.At.After(s.now().Add(-settle)) {
+		s.publish(ctx, r, e, true)
+	}
+	return nil
+}
+
+// ensureSubmitEntry returns the report's first entry, writing it if a
+// stopped writer left the report without one.
+func (s *Service) ensureSubmitEntry(ctx context.Context, r Report) (Entry, error) {
+	e, err := s.store.entry(ctx, entryID(r.ID, 1))
+	if err == nil {
+		return e, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Entry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if r.Seq != 1 {
+		// Later entries exist, so the first did once: transition writes it
+		// before any other. Nothing to rebuild it from.
+		return Entry{}, fmt.Errorf("%w: report %s has entries but not its first", ErrUnavailable, r.ID)
+	}
+	e = submitEntry(r)
+	switch err := s.store.insertEntry(ctx, e); {
+	case errors.Is(err, errDuplicate):
+		// Its writer, or another repair, was quicker: theirs may be
+		// published already.
+		if stored, err := s.store.entry(ctx, e.ID); err == nil {
+			return stored, nil
+		}
+	case err != nil:
+		return Entry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	default:
+		s.log.Info("wrote the first timeline entry of a report stored without it", "report", r.ID)
+	}
+	return e, nil
+}
+
+// settle is how long work may stay unfinished before it is taken to be
+// abandoned by a writer that stopped: Repair and retries finish only what is
+// older, so a writer still at work is not duplicated by them.
+const settle = 5 * time.Second
+
+// abandonAfter is how long a pending note whose report was never stored is
+// kept before its photos are removed: far longer than any submission takes
+// between the note and the report, so a slow one is never robbed.
+const abandonAfter = time.Hour
+
+// abandon removes the photos of a submission that did not store its report,
+// and its pending note once they are gone (else Repair tries again).
+func (s *Service) abandon(ctx context.Context, note pending) {
+	if !s.removeObjects(ctx, note.Keys) {
+		return
+	}
+	if err := s.store.deletePending(context.WithoutCancel(ctx), note.ID); err != nil {
+		s.log.Warn("remove a pending note; Repair will", "note", note.ID, "err", err)
+	}
 }
 
 // processPhoto runs ProcessPhoto when a slot is free.
@@ -325,13 +485,6 @@ func (s *Service) processPhoto(ctx context.Context, raw []byte) (Processed, erro
 	return ProcessPhoto(raw)
 }
 
-func (s *Service) replay(r Report, hash string) (Report, bool, error) {
-	if r.BodyHash != hash {
-		return Report{}, false, ErrIdempotencyKey
-	}
-	return r, false, nil
-}
-
 func firstGPS(ps []Processed) *GPS {
 	for _, p := range ps {
 		if p.GPS != nil {
@@ -343,30 +496,35 @@ func firstGPS(ps []Processed) *GPS {
 
 const photoPrefix = "reports/"
 
-func (s *Service) putPhoto(ctx context.Context, base string, p Processed) (Photo, []string, error) {
+// photoFor names where a processed photo and its thumbnail are stored.
+func photoFor(base string, p Processed) Photo {
 	ext := ".jpg"
 	if p.ContentType == "image/png" {
 		ext = ".png"
 	}
-	photo := Photo{Key: base + ext, ThumbKey: base + ".thumb.jpg", ContentType: p.ContentType, Width: p.Width, Height: p.Height, Size: len(p.Body)}
-	var stored []string
-	if err := s.blobs.Put(ctx, photo.Key, bytes.NewReader(p.Body), int64(len(p.Body)), p.ContentType, nil); err != nil {
-		return photo, stored, err
-	}
-	stored = append(stored, photo.Key)
-	if err := s.blobs.Put(ctx, photo.ThumbKey, bytes.NewReader(p.Thumb), int64(len(p.Thumb)), "image/jpeg", nil); err != nil {
-		return photo, stored, err
-	}
-	return photo, append(stored, photo.ThumbKey), nil
+	return Photo{Key: base + ext, ThumbKey: base + ".thumb.jpg", ContentType: p.ContentType, Width: p.Width, Height: p.Height, Size: len(p.Body)}
 }
 
-func (s *Service) removeObjects(ctx context.Context, keys []string) {
+// putPhoto stores a photo and its thumbnail under the keys photoFor chose.
+func (s *Service) putPhoto(ctx context.Context, photo Photo, p Processed) error {
+	if err := s.blobs.Put(ctx, photo.Key, bytes.NewReader(p.Body), int64(len(p.Body)), p.ContentType, nil); err != nil {
+		return err
+	}
+	return s.blobs.Put(ctx, photo.ThumbKey, bytes.NewReader(p.Thumb), int64(len(p.Thumb)), "image/jpeg", nil)
+}
+
+// removeObjects deletes objects (a missing one counts as deleted) and
+// reports whether all are gone.
+func (s *Service) removeObjects(ctx context.Context, keys []string) bool {
 	ctx = context.WithoutCancel(ctx)
+	ok := true
 	for _, k := range keys {
-		if err := s.blobs.Delete(ctx, k); err != nil {
-			s.log.Warn("remove photo; the sweeper will retry", "key", k, "err", err)
+		if err := s.blobs.Delete(ctx, k); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			s.log.Warn("remove photo; Repair will retry", "key", k, "err", err)
+			ok = false
 		}
 	}
+	return ok
 }
 
 // route places a point in its cell and picks who answers for it: the cell's
@@ -473,24 +631,58 @@ func (s *Service) Timeline(ctx context.Context, id string, afterSeq int) ([]Entr
 	return s.store.entries(ctx, id, afterSeq)
 }
 
-// Mine lists a rider's reports, newest first.
-// (at most 200). It reads the reporter's list and each report by _id.
+// Mine lists a rider's reports, newest first (at most 200). It reads the
+// reporter's list and each report by _id.
 func (s *Service) Mine(ctx context.Context, reporterID string) ([]Report, error) {
-	ids, err := s.store.mineIDs(ctx, reporterID)
+	return s.mine(ctx, reporterID, 200)
+}
+
+func (s *Service) mine(ctx context.Context, reporterID string, limit int) ([]Report, error) {
+	l := s.store.list
+	n, err := l.end(ctx, reporterID)
 	if err != nil {
 		return nil, err
 	}
 	out := []Report{}
-	for i := len(ids) - 1; i >= 0 && len(out) < 200; i-- {
-		r, err := s.store.report(ctx, ids[i])
-		if errors.Is(err, ErrNotFound) {
-			continue // a submission undone after its id was listed
+	seen := map[string]bool{}
+	add := func(id string) error {
+		if seen[id] {
+			return nil // listed twice: the service stopped between listing and recording it
 		}
+		seen[id] = true
+		r, err := s.store.report(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	}
+	for i := n; i >= 1 && len(out) < limit; i-- {
+		id, err := l.at(ctx, reporterID, i)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if err := add(id); err != nil {
+			return nil, err
+		}
 	}
+	if len(out) < limit {
+		legacy, err := l.legacy(ctx, reporterID)
+		if err != nil {
+			return nil, err
+		}
+		for i := len(legacy) - 1; i >= 0 && len(out) < limit; i-- {
+			if err := add(legacy[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The list is in the order reports were listed, which a report completed
+	// late by Repair can upset; show them in the order filed.
+	slices.SortStableFunc(out, func(a, b Report) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return out, nil
 }
 

@@ -2,7 +2,9 @@ package reports
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -72,20 +74,80 @@ func (s *Service) Escalated(ctx context.Context, limit int64) ([]Report, error) 
 	}, options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}}).SetLimit(limit))
 }
 
-// Redeliver publishes entries whose first delivery failed, oldest first.
-func (s *Service) Redeliver(ctx context.Context) error {
-	entries, err := s.store.unpublished(ctx, s.now().Add(-5*time.Second), 200)
+// Repair finishes what writers that failed or stopped (a crash, a kill -9,
+// a store or consumer that was down) left undone, once it is older than a
+// few seconds (settle), so that writers still at work are left alone:
+//
+//   - a submission that stored its report but not the report's first
+//     timeline entry gets the entry (the report is then queued, listed and
+//     announced below);
+//   - photos of a submission that never stored its report are removed, an
+//     hour after it began;
+//   - every timeline entry not yet published has its report's open copy
+//     brought up to date and its event handed to each consumer that has not
+//     taken it (see Consumer).
+//
+// Every instance runs it (Run, at start and every interval). Two instances
+// repairing the same thing at once both write the same entry, which the
+// unique (report, seq) lets in once, and may both hand an event to a consumer
+// that has not taken it yet: consumers are idempotent by Event.ID (the inbox
+// by notification id, the feed by its unique event index), so that costs a
+// second call, never a second notification or award. Delivery records keep
+// a consumer that has the event from being handed it again because another
+// consumer failed.
+func (s *Service) Repair(ctx context.Context) error {
+	before := s.now().Add(-settle)
+	notes, err := s.store.pendingBefore(ctx, before, 200)
 	if err != nil {
 		return err
+	}
+	var errs []error
+	for _, n := range notes {
+		if err := s.repairSubmission(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, err := s.store.unpublished(ctx, before, 200)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	for _, e := range entries {
 		r, err := s.store.report(ctx, e.ReportID)
 		if err != nil {
-			return err
+			// One entry that cannot be redelivered must not hold up the rest.
+			errs = append(errs, fmt.Errorf("redeliver %s: %w", e.ID, err))
+			continue
 		}
-		s.publish(ctx, r, e)
+		s.publish(ctx, r, e, true)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// repairSubmission deals with the pending note of a submission that has not
+// finished within settle.
+func (s *Service) repairSubmission(ctx context.Context, n pending) error {
+	r, err := s.store.report(ctx, n.ReportID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Nothing anyone sees: the rider's retry stores the report. The
+		// photos go once the attempt is surely over.
+		if n.At.After(s.now().Add(-abandonAfter)) {
+			return nil
+		}
+		s.abandon(ctx, n)
+		return nil
+	case err != nil:
+		return fmt.Errorf("repair submission %s: %w", n.ID, err)
+	case !slices.ContainsFunc(r.Photos, func(p Photo) bool { return slices.Contains(n.Keys, p.Key) }) && len(n.Keys) > 0:
+		// Another copy of the submission stored the report: this one's
+		// photos are nobody's.
+		s.abandon(ctx, n)
+		return nil
+	}
+	if _, err := s.ensureSubmitEntry(ctx, r); err != nil {
+		return fmt.Errorf("repair submission %s: %w", n.ID, err)
+	}
+	return s.store.deletePending(ctx, n.ID)
 }
 
 // SweepOpen corrects the open set where it disagrees with the reports: an
@@ -110,13 +172,18 @@ func (s *Service) SweepOpen(ctx context.Context) error {
 	return nil
 }
 
-// Run escalates due reports and redelivers events every interval, and
-// sweeps the open set every 20 intervals, until ctx ends. Every instance may
-// run it.
+// Run escalates due reports and repairs what stopped writers left (Repair)
+// at start and every interval, and sweeps the open set every 20 intervals,
+// until ctx ends. Every instance may run it.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for tick := 0; ; tick++ {
+		// Repair first: a report completed now is queued, then escalated
+		// if it is late.
+		if err := s.Repair(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("repair reports", "err", err)
+		}
 		if tick%20 == 0 {
 			if err := s.SweepOpen(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sweep open reports", "err", err)
@@ -126,9 +193,6 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			s.log.Warn("escalate due reports", "err", err)
 		} else if n > 0 {
 			s.log.Info("escalated reports", "count", n)
-		}
-		if err := s.Redeliver(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("redeliver report events", "err", err)
 		}
 		select {
 		case <-ctx.Done():
