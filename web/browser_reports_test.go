@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -334,5 +335,48 @@ func TestBrowserReportManualPickAndRetry(t *testing.T) {
 	}
 	if math.Abs(pickedLat-28.205) > 0.001 || math.Abs(pickedLng-112.975) > 0.001 {
 		t.Errorf("tapped the middle of T-01 (28.205, 112.975); the form picked %s, %s", la, ln)
+	}
+}
+
+// TestBrowserRefusedPhotoInPageLanguage: a file the phone cannot preview
+// goes as it is, the server refuses it, and the page says why in its own
+// language, from the problem's code: a Chinese page once showed the server's
+// English "Photo 1: this is a PDF document, not a photo…".
+func TestBrowserRefusedPhotoInPageLanguage(t *testing.T) {
+	e := newEnv(t)
+	c := e.city(t)
+	base := e.serve(t)
+	rider := tab{t: t, ctx: chrome(t), base: base}
+	rider.do("phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	rider.logIn("13800138000", riderPassword)
+	if _, err := chromedp.CallBrowser(rider.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "geolocation"}, Setting: cdpbrowser.PermissionSettingDenied, Origin: base,
+	}); err != nil {
+		t.Fatalf("deny geolocation: %v", err)
+	}
+	rider.open("/report")
+	rider.waitFor("the manual position", `document.getElementById('manual-pick').open`)
+	rider.do("type the position", chromedp.SendKeys(chromedp.CSS("#lat"), "28.205"), chromedp.SendKeys(chromedp.CSS("#lng"), "112.975"))
+	pdf := filepath.Join(t.TempDir(), "scan.jpg")
+	if err := os.WriteFile(pdf, []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rider.do("attach a PDF named .jpg", chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{pdf}))
+	rider.waitFor("its (failed) preview", `document.querySelectorAll('#previews li').length === 1`)
+	rider.do("tap a category", chromedp.Click(chromedp.CSS(`.categories input[value="sanitation"]`)))
+	rider.waitFor("the category chosen", `document.querySelector('.categories input[value="sanitation"]').checked`)
+	rider.do("send", chromedp.Click(chromedp.CSS("#report-submit")))
+	rider.waitFor("the refusal", `!document.getElementById('report-error').hidden && document.getElementById('report-error').textContent.length > 0`)
+	got := rider.text("#report-error")
+	if !strings.Contains(got, "请发送 JPEG、PNG 或 WebP 照片") || strings.Contains(got, "PDF document") {
+		t.Errorf("the page says %q; want the Chinese message for photo.unsupported_format", got)
+	}
+	rider.screenshot("report-refused-phone.png")
+	mine, err := e.reports.Mine(t.Context(), c.rider.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 0 {
+		t.Errorf("%d reports stored after a refused photo, want 0", len(mine))
 	}
 }
