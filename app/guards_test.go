@@ -1,7 +1,11 @@
 package app
 
 import (
+	"html"
+	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +71,60 @@ func TestReopenIsForAdmins(t *testing.T) {
 				t.Errorf("the admin reopened it to %q, want acknowledged", reopened.Status)
 			}
 		})
+	}
+}
+
+// TestActorRoleSameOnAPIAndPages: the role a person acts in is decided in
+// one place (reports.Access), so an admin acting through a page and through
+// the API is recorded as an admin both times, and an officer as an officer.
+// (The copies once differed: the API took the admin role from one
+// permission, the pages from another.)
+func TestActorRoleSameOnAPIAndPages(t *testing.T) {
+	w := newReportWorld(t)
+	submit := func(key, lat string) string {
+		status, rep := submitReport(t, w.rider, key, map[string]string{"category": "road_damage", "lat": lat, "lng": "112.975"}, "road-clean.jpg")
+		if status != 201 {
+			t.Fatalf("submit: %d %v", status, rep)
+		}
+		return rep["id"].(string)
+	}
+	viaAPI, viaPage, byOfficer := submit("role-1", "28.193"), submit("role-2", "28.196"), submit("role-3", "28.199")
+	w.admin.must("POST", "/api/v1/reports/"+viaAPI+"/actions", map[string]any{"action": "acknowledge"}, nil, 200)
+
+	actOnPage := func(login, password, id string) {
+		u := newWebUser(t, w.base)
+		u.logIn(login, password)
+		status, page := u.get("/reports/" + id)
+		m := csrfField.FindStringSubmatch(page)
+		if status != 200 || m == nil {
+			t.Fatalf("the report page as %s: status %d", login, status)
+		}
+		form := url.Values{"action": {"acknowledge"}, "csrf": {html.UnescapeString(m[1])}}
+		req, _ := http.NewRequest("POST", w.base+"/reports/"+id+"/act", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if status, page := u.send(req); status != 200 {
+			t.Fatalf("acknowledge on the page as %s: status %d\n%.500s", login, status, page)
+		}
+	}
+	actOnPage("admin", adminPassword, viaPage)
+	actOnPage("officer-a", "staff-password", byOfficer)
+
+	for id, want := range map[string]string{viaAPI: "admin", viaPage: "admin", byOfficer: "officer"} {
+		var r struct {
+			Timeline []struct {
+				Action    string `json:"action"`
+				ActorRole string `json:"actor_role"`
+			} `json:"timeline"`
+		}
+		w.admin.must("GET", "/api/v1/reports/"+id, nil, &r, 200)
+		got := ""
+		for _, e := range r.Timeline {
+			if e.Action == "acknowledge" {
+				got = e.ActorRole
+			}
+		}
+		if got != want {
+			t.Errorf("report %s: acknowledged as %q, want %q (timeline %+v)", id, got, want, r.Timeline)
+		}
 	}
 }
