@@ -22,7 +22,7 @@ import (
 func TestMineKeepsEveryConcurrentSubmission(t *testing.T) {
 	workers, each := 8, 50
 	if raceBuild {
-		each = 15
+		each = 15 // .ci/run also runs the full 8 x 50 without the race detector
 	}
 	f := newFixture(t)
 	ctx := context.Background()
