@@ -172,6 +172,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
 		return nil, err
 	}
+	if n, err := stores.IndexIDs(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("indexed _id lookups of the embedded document store", "collections", n)
+	}
 
 	a.Enforcer, err = policy.NewEnforcer(ctx, stores.DB, log)
 	if err != nil {
@@ -249,6 +254,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { pruneSessions(bg, a.Accounts, log) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
+	wg.Go(func() { indexIDs(bg, stores, log) })
 	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
 	return a, nil
 }
@@ -310,6 +316,25 @@ func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
 			return false, err
 		}
 		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
+	}
+}
+
+// indexIDs indexes, now and then, the _id of collections created since the
+// start on the embedded document store (storage.Stores.IndexIDs).
+func indexIDs(ctx context.Context, s *storage.Stores, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.IndexIDs(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("index _id lookups of the embedded document store", "err", err)
+			} else if n > 0 {
+				log.Info("indexed _id lookups of the embedded document store", "collections", n)
+			}
+		}
 	}
 }
 

@@ -56,6 +56,9 @@ type Stores struct {
 	client  *mongo.Client
 	closers []func()
 	sockets []string // of the embedded stores, for tests
+	// sqliteFile is the embedded document store's database file, whose
+	// tables IndexIDs indexes; empty for MongoDB.
+	sqliteFile string
 }
 
 // Open opens (and, where configured so, starts) both stores and makes sure the
@@ -103,6 +106,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err err
 		s.closers = append(s.closers, stop)
 		s.sockets = append(s.sockets, socket)
 		s.EmbeddedDocs = true
+		s.sqliteFile = filepath.Join(dir, cfg.MongoDatabase+".sqlite")
 	}
 	errs := newStoreErrors(cfg.Metrics)
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second).SetMonitor(errs.monitor()))
