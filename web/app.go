@@ -131,7 +131,7 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 		// that upload (browsers, phones, curl -F) send Content-Length.
 		c.Context().SetConnectionClose()
 		return fiber.NewError(fiber.StatusLengthRequired, "Send the request with a Content-Length header; chunked request bodies are not accepted.")
-	case n > 0 && len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) > 0:
+	case n > 0 && !identity(c.Request().Header.Peek(fiber.HeaderContentEncoding)):
 		// A compressed body would be inflated in memory, whatever its
 		// size on the wire: a few kilobytes of gzip can become gigabytes.
 		c.Context().SetConnectionClose()
@@ -153,6 +153,12 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 		c.Context().SetConnectionClose()
 	}
 	return err
+}
+
+// identity reports whether a Content-Encoding leaves the body as it is.
+func identity(enc []byte) bool {
+	e := strings.TrimSpace(string(enc))
+	return e == "" || strings.EqualFold(e, "identity")
 }
 
 // streamPrefetch is how much of a body the server reads with the headers
