@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -49,7 +48,7 @@ type attemptDoc struct {
 
 type store struct {
 	users, sessions, attempts *mongo.Collection
-	claims                    claimLocks
+	claims                    storage.KeyedLocks[int] // one throttle key's claimers take turns; the state is the slot to try first
 }
 
 func newStore(db *mongo.Database) *store {
@@ -165,8 +164,8 @@ func slotID(prefix string, n int) string { return prefix + ":" + strconv.Itoa(n)
 // exhausted (slots fill from 1 up), which one read by _id tells without
 // trying limit inserts: the usual case for an attacker's further requests.
 func (s *store) claimSlot(ctx context.Context, prefix string, limit int, expires time.Time) (string, error) {
-	l := s.claims.lock(prefix)
-	defer s.claims.unlock(prefix, l)
+	next, unlock := s.claims.Lock(prefix) // the slot to try first
+	defer unlock()
 	err := s.attempts.FindOne(ctx, bson.D{{Key: "_id", Value: slotID(prefix, limit)}}).Err()
 	if err == nil {
 		return "", nil
@@ -176,13 +175,13 @@ func (s *store) claimSlot(ctx context.Context, prefix string, limit int, expires
 	}
 	// Round from the hint, so that a slot given back below it (an attempt
 	// that succeeded) is found before refusing.
-	start := min(max(l.next, 1), limit)
+	start := min(max(*next, 1), limit)
 	for i := range limit {
 		n := (start-1+i)%limit + 1
 		id := slotID(prefix, n)
 		_, err := s.attempts.InsertOne(ctx, attemptDoc{ID: id, ExpiresAt: expires})
 		if err == nil {
-			l.next = n + 1
+			*next = n + 1
 			return id, nil
 		}
 		if !storage.IsDuplicateKey(err) {
@@ -190,45 +189,6 @@ func (s *store) claimSlot(ctx context.Context, prefix string, limit int, expires
 		}
 	}
 	return "", nil
-}
-
-// claimLocks makes the claimers of one throttle key in this instance take
-// turns. An entry lives only while someone holds or waits for it, so the map
-// stays as small as the number of keys being claimed at this moment.
-type claimLocks struct {
-	mu sync.Mutex
-	m  map[string]*claimLock
-}
-
-type claimLock struct {
-	sync.Mutex
-	refs int // guarded by claimLocks.mu
-	next int // the slot to try first; guarded by the claimLock
-}
-
-func (c *claimLocks) lock(key string) *claimLock {
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]*claimLock{}
-	}
-	l := c.m[key]
-	if l == nil {
-		l = &claimLock{next: 1}
-		c.m[key] = l
-	}
-	l.refs++
-	c.mu.Unlock()
-	l.Lock()
-	return l
-}
-
-func (c *claimLocks) unlock(key string, l *claimLock) {
-	l.Unlock()
-	c.mu.Lock()
-	if l.refs--; l.refs == 0 {
-		delete(c.m, key)
-	}
-	c.mu.Unlock()
 }
 
 // releaseSlot frees a claimed slot: the attempt it stood for is not a failure.

@@ -251,10 +251,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Enforcer.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { a.Grid.Watch(bg, cfg.ReloadInterval) })
-	wg.Go(func() { pruneSessions(bg, a.Accounts, log) })
+	wg.Go(func() { every(bg, time.Hour, log, "prune sessions", a.Accounts.PruneSessions) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
-	wg.Go(func() { indexIDs(bg, stores, log) })
+	// Collections created since the start get their _id index here.
+	wg.Go(func() {
+		every(bg, time.Minute, log, "index _id lookups of the embedded document store", func(ctx context.Context) error {
+			_, err := stores.IndexIDs(ctx)
+			return err
+		})
+	})
 	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
 	return a, nil
 }
@@ -319,35 +325,18 @@ func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
 	}
 }
 
-// indexIDs indexes, now and then, the _id of collections created since the
-// start on the embedded document store (storage.Stores.IndexIDs).
-func indexIDs(ctx context.Context, s *storage.Stores, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+// every runs job each interval until ctx ends; a failure is logged and the
+// job runs again at the next tick.
+func every(ctx context.Context, interval time.Duration, log *slog.Logger, what string, job func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.IndexIDs(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("index _id lookups of the embedded document store", "err", err)
-			} else if n > 0 {
-				log.Info("indexed _id lookups of the embedded document store", "collections", n)
-			}
-		}
-	}
-}
-
-func pruneSessions(ctx context.Context, a *accounts.Service, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.PruneSessions(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("prune sessions", "err", err)
+			if err := job(ctx); err != nil && ctx.Err() == nil {
+				log.Warn(what, "err", err)
 			}
 		}
 	}

@@ -121,7 +121,7 @@ type Ledger struct {
 	// of a movement: a test stops the goroutine there as a kill would.
 	stopAt func(point string)
 
-	locks chainLocks
+	locks storage.KeyedLocks[struct{}] // one chain's writers take turns in this instance
 
 	mu    sync.Mutex
 	heads map[string]Entry // account → an entry known to exist, where to look for the head
@@ -136,7 +136,7 @@ func NewLedger(db *mongo.Database, log *slog.Logger) *Ledger {
 		entries: db.Collection(entriesCollection), movements: db.Collection(movementsCollection),
 		legs: db.Collection(legsCollection), open: db.Collection(openCollection),
 		log: log, now: func() time.Time { return time.Now().UTC() }, grace: 10 * time.Minute,
-		locks: chainLocks{m: map[string]*chainLock{}}, heads: map[string]Entry{},
+		heads: map[string]Entry{},
 	}
 }
 
@@ -290,7 +290,7 @@ func (l *Ledger) post(ctx context.Context, m Movement) (Result, error) {
 	if err := m.validate(); err != nil {
 		return Result{}, err
 	}
-	unlock := l.locks.lock(m.Debit)
+	_, unlock := l.locks.Lock(m.Debit)
 	locked := true
 	defer func() {
 		if locked {
@@ -450,7 +450,8 @@ func (l *Ledger) leg(ctx context.Context, m Movement, side string, locked, fresh
 		account = m.Credit
 	}
 	if !locked {
-		defer l.locks.lock(account)()
+		_, unlock := l.locks.Lock(account)
+		defer unlock()
 	}
 	id := legID(m.Key, side)
 	var rec legRecord
@@ -596,39 +597,5 @@ func (l *Ledger) findLeg(ctx context.Context, account string, from int64, leg st
 		if e.Leg == leg {
 			return e, nil
 		}
-	}
-}
-
-// chainLocks serializes, inside one instance, the writers of one chain:
-// on the embedded store a chain raced for by many writers collapses.
-type chainLocks struct {
-	mu sync.Mutex
-	m  map[string]*chainLock
-}
-
-type chainLock struct {
-	sync.Mutex
-	users int
-}
-
-// lock takes the lock of a key and returns its release. A key's lock lives
-// only while someone holds or waits for it.
-func (c *chainLocks) lock(key string) func() {
-	c.mu.Lock()
-	l := c.m[key]
-	if l == nil {
-		l = &chainLock{}
-		c.m[key] = l
-	}
-	l.users++
-	c.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		c.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(c.m, key)
-		}
-		c.mu.Unlock()
 	}
 }

@@ -78,7 +78,7 @@ func newStore(db *mongo.Database) *store {
 	return &store{reports: db.Collection(reportsCollection), timeline: db.Collection(timelineCollection),
 		open: db.Collection(openCollection), deliveries: db.Collection(deliveryCollection),
 		pending: db.Collection(pendingCollection),
-		list:    &reporterList{coll: db.Collection(listCollection), locks: chainLocks{m: map[string]*chainLock{}}}}
+		list:    &reporterList{coll: db.Collection(listCollection)}}
 }
 
 // reporterList keeps each reporter's list of reports. It takes the submit
@@ -95,7 +95,7 @@ func newStore(db *mongo.Database) *store {
 // to the unique _id.
 type reporterList struct {
 	coll  *mongo.Collection
-	locks chainLocks
+	locks storage.KeyedLocks[struct{}] // one reporter's writers take turns
 
 	mu    sync.Mutex
 	hints map[string]int64 // reporter → an entry known to exist: where to start looking for the end
@@ -133,7 +133,7 @@ func (l *reporterList) Publish(ctx context.Context, e Event) error {
 	if e.Action != ActSubmit {
 		return nil
 	}
-	unlock := l.locks.lock(e.ReporterID)
+	_, unlock := l.locks.Lock(e.ReporterID)
 	defer unlock()
 	// Entries are never removed, so a remembered entry still exists and the
 	// end is at or after it: start there, and let the duplicate keys of
@@ -236,41 +236,6 @@ func lastOf(exists func(int64) (bool, error)) (int64, error) {
 		}
 	}
 	return lo, nil
-}
-
-// chainLocks serializes, inside one instance, the writers of one chain of
-// unique inserts (one reporter's list): on the embedded store such a chain
-// slows down sharply when writers race for each number.
-type chainLocks struct {
-	mu sync.Mutex
-	m  map[string]*chainLock
-}
-
-type chainLock struct {
-	sync.Mutex
-	users int
-}
-
-// lock takes the lock of a key and returns its release. A key's lock lives
-// only while someone holds or waits for it.
-func (c *chainLocks) lock(key string) func() {
-	c.mu.Lock()
-	l := c.m[key]
-	if l == nil {
-		l = &chainLock{}
-		c.m[key] = l
-	}
-	l.users++
-	c.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		c.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(c.m, key)
-		}
-		c.mu.Unlock()
-	}
 }
 
 func deliveryID(eventID, consumer string) string { return eventID + "/" + consumer }

@@ -107,12 +107,7 @@ func (p *pages) escalations(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	names, now := CellNames(p.cells), time.Now()
-	var data reportListPage
-	for _, r := range rs {
-		data.Rows = append(data.Rows, p.reportRow(l, names, r, now))
-	}
-	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "queue_escalations", Title: "esc.title", Data: data})
+	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "queue_escalations", Title: "esc.title", Data: p.reportList(l, rs)})
 }
 
 type figuresPage struct {

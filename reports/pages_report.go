@@ -114,12 +114,17 @@ func (p *pages) myReports(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "report_list", Title: "mine.title", Data: p.reportList(l, rs)})
+}
+
+// reportList is the rows of a list of reports (mine, escalations).
+func (p *pages) reportList(l web.Lang, rs []Report) reportListPage {
 	names, now := CellNames(p.cells), time.Now()
 	var data reportListPage
 	for _, r := range rs {
 		data.Rows = append(data.Rows, p.reportRow(l, names, r, now))
 	}
-	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "report_list", Title: "mine.title", Data: data})
+	return data
 }
 
 // One report.
