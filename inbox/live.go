@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -64,13 +63,7 @@ func MountLive(s *web.Server, gate *policy.Gate, auth policy.Authenticator, feed
 	gate.Handle(s.App, fiber.MethodGet, "/api/v1/live", PermLive, func(c *fiber.Ctx) error {
 		p, _ := policy.PrincipalFrom(c.UserContext())
 		scope := liveScope(d.gate, p)
-		// The credential the gate accepted, to check again while the
-		// stream lasts.
-		token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-		if !ok {
-			token = c.Cookies(policy.SessionCookie)
-		}
-		token = strings.Clone(strings.TrimSpace(token))
+		token := policy.RequestToken(c) // checked again while the stream lasts
 		after := d.feed.Last()
 		if v, err := strconv.ParseInt(c.Get("Last-Event-ID"), 10, 64); err == nil && v >= 0 && v <= after {
 			after = v

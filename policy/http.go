@@ -148,12 +148,7 @@ func SessionCSRF(session string) string {
 // unauthenticated caller must not make the server buffer.
 func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, session string, csrfSent func() string) decision {
 	var d decision
-	token, viaCookie := "", false
-	if t, ok := strings.CutPrefix(authz, "Bearer "); ok {
-		token = strings.TrimSpace(t)
-	} else if session != "" {
-		token, viaCookie = session, true
-	}
+	token, viaCookie := credential(authz, session)
 	if token != "" {
 		p, err := g.auth.Authenticate(ctx, token)
 		switch {
@@ -184,6 +179,23 @@ func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, sessi
 		return decision{status: http.StatusUnauthorized, detail: "Log in to do this."}
 	}
 	return decision{principal: d.principal, status: http.StatusForbidden, detail: fmt.Sprintf("Your account is not allowed to do this (%s).", perm)}
+}
+
+// credential is the token a request authenticates with: the bearer token,
+// else the session cookie (viaCookie).
+func credential(authz, session string) (token string, viaCookie bool) {
+	if t, ok := strings.CutPrefix(authz, "Bearer "); ok {
+		return strings.TrimSpace(t), false
+	}
+	return session, session != ""
+}
+
+// RequestToken is the token the gate authenticated a request with (bearer
+// token or session cookie), copied out of Fiber's buffers, for a handler
+// that must check it again later (a live stream that outlasts a logout).
+func RequestToken(c *fiber.Ctx) string {
+	token, _ := credential(c.Get(fiber.HeaderAuthorization), c.Cookies(SessionCookie))
+	return strings.Clone(token)
 }
 
 func safeMethod(m string) bool {
