@@ -62,6 +62,11 @@ const (
 	KindHoldPost   Kind = "post"
 	KindHoldVoid   Kind = "void"
 	KindReversal   Kind = "reversal"
+	// KindClawback takes points back from a rider without reversing a
+	// whole movement: the difference when a report is verified again at a
+	// lower severity, or an award withdrawn after a reopen. It may take a
+	// rider below zero (a debt).
+	KindClawback Kind = "clawback"
 )
 
 // Errors. Each is wrapped with a sentence that says what was refused; test
@@ -98,6 +103,13 @@ type Transfer struct {
 	Credit string
 	Amount int64 // > 0; the direction is given by Debit and Credit
 	Note   string
+	Ref    string // the fact this movement refers to, e.g. "report:R"; shown on statements
+	// Expires, on a credit to a rider, makes the credit a lot that expires
+	// then (see Lots). Zero: the points do not expire.
+	Expires time.Time
+	// Tags are copied to both entries, for the projections that read the
+	// chains (the honour boards read "cell:…", "district:…", "station:…").
+	Tags []string
 }
 
 // Movement is the stored fact: one business key, two accounts, one amount.
@@ -113,6 +125,8 @@ type Movement struct {
 	Ref       string    `bson:"ref,omitempty"`        // the movement reversed, or the hold settled
 	AllowDebt bool      `bson:"allow_debt,omitempty"` // reversals may take a rider below zero
 	Deadline  time.Time `bson:"deadline,omitzero"`    // holds: when it should be settled by
+	Expires   time.Time `bson:"expires,omitzero"`     // a credit to a rider: when the lot expires
+	Tags      []string  `bson:"tags,omitempty"`
 	At        time.Time `bson:"at"`
 	// DebitFrom and CreditFrom are the heads of the two chains (or lower
 	// bounds of them) when the movement was stored. Its legs can only be
@@ -131,21 +145,38 @@ type Movement struct {
 // way in, which count for nothing until the hold is posted. Only system
 // accounts may be credited by a hold, so a rider's Held is never negative.
 type Entry struct {
-	ID         string    `bson:"_id"` // "<account>/<seq %012d>"
-	Account    string    `bson:"account"`
-	Seq        int64     `bson:"seq"`
-	Amount     int64     `bson:"amount"`      // signed change of Balance
-	Balance    int64     `bson:"balance"`     // posted balance after
-	HeldChange int64     `bson:"held_change"` // signed change of Held
-	Held       int64     `bson:"held"`        // on hold after
-	Movement   string    `bson:"movement"`    // the movement's business key
-	Leg        string    `bson:"leg"`         // "<movement>/debit" or "<movement>/credit": unique
-	Counter    string    `bson:"counter"`     // the other account of the movement
-	Kind       Kind      `bson:"kind"`
-	Ref        string    `bson:"ref,omitempty"`
-	Refused    bool      `bson:"refused,omitempty"` // see Ledger: a refusal decided on the chain
-	Note       string    `bson:"note,omitempty"`
-	At         time.Time `bson:"at"`
+	ID         string `bson:"_id"` // "<account>/<seq %012d>"
+	Account    string `bson:"account"`
+	Seq        int64  `bson:"seq"`
+	Amount     int64  `bson:"amount"`      // signed change of Balance
+	Balance    int64  `bson:"balance"`     // posted balance after
+	HeldChange int64  `bson:"held_change"` // signed change of Held
+	Held       int64  `bson:"held"`        // on hold after
+	// In is the sum of every increase of Balance up to and including this
+	// entry: what the account ever received. Out (In − Balance) is what it
+	// ever gave; Lots reads the lots still unspent from the two.
+	In int64 `bson:"in"`
+	// Earned is a rider's lifetime earnings after this entry: awards less
+	// what clawbacks took back. Levels are read from it.
+	Earned   int64     `bson:"earned,omitempty"`
+	Expires  time.Time `bson:"expires,omitzero"` // a rider's credit: when this lot expires
+	Tags     []string  `bson:"tags,omitempty"`
+	Movement string    `bson:"movement"` // the movement's business key
+	Leg      string    `bson:"leg"`      // "<movement>/debit" or "<movement>/credit": unique
+	Counter  string    `bson:"counter"`  // the other account of the movement
+	Kind     Kind      `bson:"kind"`
+	Ref      string    `bson:"ref,omitempty"`
+	Refused  bool      `bson:"refused,omitempty"` // see Ledger: a refusal decided on the chain
+	Note     string    `bson:"note,omitempty"`
+	At       time.Time `bson:"at"`
+}
+
+// earnedChange is what an entry adds to its rider's lifetime earnings.
+func earnedChange(account string, kind Kind, amount int64) int64 {
+	if IsRider(account) && (kind == KindAward || kind == KindClawback) {
+		return amount
+	}
+	return 0
 }
 
 // Available is what the account may spend after this entry.
@@ -242,7 +273,7 @@ func (m *Movement) validate() error {
 // may word them differently, but it must move the same points.
 func sameFact(a, b Movement) bool {
 	return a.Kind == b.Kind && a.Debit == b.Debit && a.Credit == b.Credit &&
-		a.Amount == b.Amount && a.Ref == b.Ref && a.AllowDebt == b.AllowDebt
+		a.Amount == b.Amount && a.Ref == b.Ref && a.AllowDebt == b.AllowDebt && a.Expires.Equal(b.Expires)
 }
 
 // HoldRequest asks to put Amount points of the Debit account (a rider) on
@@ -265,11 +296,12 @@ type HoldRequest struct {
 // with Replayed set (completing it first if a crash had interrupted it).
 func (l *Ledger) Post(ctx context.Context, t Transfer) (Result, error) {
 	switch t.Kind {
-	case KindAward, KindSpend, KindExpiry, KindAdjustment:
+	case KindAward, KindSpend, KindExpiry, KindAdjustment, KindClawback:
 	default:
-		return Result{}, fmt.Errorf("%w: a transfer's kind must be award, spend, expiry or adjustment, not %q", ErrInvalid, t.Kind)
+		return Result{}, fmt.Errorf("%w: a transfer's kind must be award, spend, expiry, adjustment or clawback, not %q", ErrInvalid, t.Kind)
 	}
-	return l.post(ctx, Movement{Key: t.Key, Kind: t.Kind, Debit: t.Debit, Credit: t.Credit, Amount: t.Amount, Note: t.Note})
+	return l.post(ctx, Movement{Key: t.Key, Kind: t.Kind, Debit: t.Debit, Credit: t.Credit, Amount: t.Amount, Note: t.Note,
+		Ref: t.Ref, Expires: t.Expires.UTC(), Tags: t.Tags, AllowDebt: t.Kind == KindClawback})
 }
 
 // Hold puts points on hold: the debit account's available balance falls,
@@ -347,7 +379,7 @@ func (l *Ledger) Reverse(ctx context.Context, key, note string) (Result, error) 
 		return Result{}, fmt.Errorf("%w: there is no movement %q to reverse", ErrNotFound, key)
 	}
 	switch orig.Kind {
-	case KindAward, KindSpend, KindExpiry, KindAdjustment:
+	case KindAward, KindSpend, KindExpiry, KindAdjustment, KindClawback:
 	default:
 		return Result{}, fmt.Errorf("%w: a %s cannot be reversed", ErrInvalid, orig.Kind)
 	}
@@ -358,7 +390,7 @@ func (l *Ledger) Reverse(ctx context.Context, key, note string) (Result, error) 
 		return Result{}, err
 	}
 	return l.post(ctx, Movement{Key: ReverseKey(key), Kind: KindReversal, Debit: orig.Credit, Credit: orig.Debit,
-		Amount: orig.Amount, Ref: key, AllowDebt: true, Note: note})
+		Amount: orig.Amount, Ref: key, AllowDebt: true, Note: note, Tags: orig.Tags})
 }
 
 // Balance reads an account's position from the head of its chain. An

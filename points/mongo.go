@@ -497,17 +497,26 @@ func next(h Entry, m Movement, side string) (Entry, error) {
 	bal, ok1 := add(h.Balance, amount)
 	hld, ok2 := add(h.Held, held)
 	avail, ok3 := add(bal, -hld)
-	if !ok1 || !ok2 || !ok3 || hld == minInt64 {
+	in, ok4 := h.In, true
+	if amount > 0 {
+		in, ok4 = add(h.In, amount)
+	}
+	earned, ok5 := add(h.Earned, earnedChange(account, m.Kind, amount))
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || hld == minInt64 {
 		return Entry{}, fmt.Errorf("%w: moving %d points would take %s beyond the largest balance the ledger keeps", ErrOverflow, m.Amount, account)
+	}
+	var expires time.Time
+	if side == sideCredit && IsRider(account) && amount > 0 {
+		expires = m.Expires
 	}
 	if IsRider(account) && !m.AllowDebt && avail < h.Available() && avail < 0 {
 		return Entry{}, fmt.Errorf("%w: %s has %d points available, %d needed", ErrInsufficient, account, h.Available(), m.Amount)
 	}
 	return Entry{
 		ID: entryID(account, h.Seq+1), Account: account, Seq: h.Seq + 1,
-		Amount: amount, Balance: bal, HeldChange: held, Held: hld,
+		Amount: amount, Balance: bal, HeldChange: held, Held: hld, In: in, Earned: earned, Expires: expires,
 		Movement: m.Key, Leg: legID(m.Key, side), Counter: counter, Kind: m.Kind, Ref: m.Ref,
-		Note: m.Note, At: m.At,
+		Note: m.Note, Tags: m.Tags, At: m.At,
 	}, nil
 }
 
@@ -546,7 +555,7 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 			// Decided on the chain, so that it is decided once: see Ledger.
 			e = Entry{
 				ID: entryID(account, h.Seq+1), Account: account, Seq: h.Seq + 1,
-				Balance: h.Balance, Held: h.Held, Movement: m.Key, Leg: legID(m.Key, side),
+				Balance: h.Balance, Held: h.Held, In: h.In, Earned: h.Earned, Movement: m.Key, Leg: legID(m.Key, side),
 				Counter: m.Credit, Kind: m.Kind, Ref: m.Ref, Refused: true, Note: m.Note, At: m.At,
 			}
 		} else if err != nil {

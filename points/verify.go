@@ -18,6 +18,7 @@ const (
 	AnomalySeqGap       = "seq-gap"       // a chain does not count 1, 2, 3, …
 	AnomalyBalance      = "balance"       // previous balance + amount ≠ balance
 	AnomalyHeld         = "held"          // previous held + held change ≠ held, or a rider's held below zero
+	AnomalyIn           = "in"            // previous in + the entry's increase ≠ in
 	AnomalyOrphan       = "orphan-entry"  // an entry of no stored movement
 	AnomalyLegMismatch  = "leg-mismatch"  // an entry disagrees with its movement (account, counter, amount, leg)
 	AnomalyDuplicateLeg = "duplicate-leg" // a leg appears twice
@@ -132,6 +133,14 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 			}
 			if h, ok := add(prev.Held, e.HeldChange); !ok || h != e.Held || (IsRider(account) && e.Held < 0) {
 				an.Kind, an.Detail = AnomalyHeld, fmt.Sprintf("held %d %+d gives %d, not %d", prev.Held, e.HeldChange, h, e.Held)
+				flag(an)
+			}
+			if in, ok := add(prev.In, max(e.Amount, 0)); !ok || in != e.In {
+				an.Kind, an.Detail = AnomalyIn, fmt.Sprintf("received %d %+d gives %d, not %d", prev.In, max(e.Amount, 0), in, e.In)
+				flag(an)
+			}
+			if earned, ok := add(prev.Earned, earnedChange(account, e.Kind, e.Amount)); !ok || earned != e.Earned {
+				an.Kind, an.Detail = AnomalyIn, fmt.Sprintf("earned %d %+d gives %d, not %d", prev.Earned, earnedChange(account, e.Kind, e.Amount), earned, e.Earned)
 				flag(an)
 			}
 			m, ok := byKey[e.Movement]

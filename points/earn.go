@@ -1,0 +1,4 @@
+package points
+
+// Earner is a stub, replaced by its helper.
+type Earner struct{}

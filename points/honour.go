@@ -1,0 +1,4 @@
+package points
+
+// Honour is a stub, replaced by its helper.
+type Honour struct{}
