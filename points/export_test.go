@@ -27,3 +27,6 @@ const (
 	LegsCollection      = legsCollection
 	OpenCollection      = openCollection
 )
+
+// DueCollection lists the accounts with lots expiring per month.
+const DueCollection = dueCollection

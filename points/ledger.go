@@ -91,6 +91,9 @@ var (
 	ErrHoldSettled = errors.New("hold already settled")
 	// ErrBusy: too many writers raced for one chain; try again.
 	ErrBusy = errors.New("points ledger busy")
+	// ErrStale: a conditional movement (Transfer.After) found entries
+	// written after the one it was computed from. Nothing moved; read again.
+	ErrStale = errors.New("the account changed since it was read")
 )
 
 // Transfer asks for a plain movement of Amount points from Debit to Credit.
@@ -110,6 +113,14 @@ type Transfer struct {
 	// Tags are copied to both entries, for the projections that read the
 	// chains (the honour boards read "cell:…", "district:…", "station:…").
 	Tags []string
+	// After, when positive, makes the movement conditional: its debit leg
+	// must be entry After+1 of the debit chain, i.e. nothing may have been
+	// written to that account since the caller read entry After. Otherwise
+	// the movement is refused with ErrStale (decided on the chain, like a
+	// refusal for insufficient points). Expiry uses it: the amount it moves
+	// is computed from the chain, so it must land on the chain it was
+	// computed from. Put After in the key, so a retry is a new movement.
+	After int64
 }
 
 // Movement is the stored fact: one business key, two accounts, one amount.
@@ -127,6 +138,7 @@ type Movement struct {
 	Deadline  time.Time `bson:"deadline,omitzero"`    // holds: when it should be settled by
 	Expires   time.Time `bson:"expires,omitzero"`     // a credit to a rider: when the lot expires
 	Tags      []string  `bson:"tags,omitempty"`
+	After     int64     `bson:"after,omitempty"` // see Transfer.After
 	At        time.Time `bson:"at"`
 	// DebitFrom and CreditFrom are the heads of the two chains (or lower
 	// bounds of them) when the movement was stored. Its legs can only be
@@ -273,7 +285,7 @@ func (m *Movement) validate() error {
 // may word them differently, but it must move the same points.
 func sameFact(a, b Movement) bool {
 	return a.Kind == b.Kind && a.Debit == b.Debit && a.Credit == b.Credit &&
-		a.Amount == b.Amount && a.Ref == b.Ref && a.AllowDebt == b.AllowDebt && a.Expires.Equal(b.Expires)
+		a.Amount == b.Amount && a.Ref == b.Ref && a.AllowDebt == b.AllowDebt && a.Expires.Equal(b.Expires) && a.After == b.After
 }
 
 // HoldRequest asks to put Amount points of the Debit account (a rider) on
@@ -301,7 +313,7 @@ func (l *Ledger) Post(ctx context.Context, t Transfer) (Result, error) {
 		return Result{}, fmt.Errorf("%w: a transfer's kind must be award, spend, expiry, adjustment or clawback, not %q", ErrInvalid, t.Kind)
 	}
 	return l.post(ctx, Movement{Key: t.Key, Kind: t.Kind, Debit: t.Debit, Credit: t.Credit, Amount: t.Amount, Note: t.Note,
-		Ref: t.Ref, Expires: t.Expires.UTC(), Tags: t.Tags, AllowDebt: t.Kind == KindClawback})
+		Ref: t.Ref, Expires: t.Expires.UTC(), Tags: t.Tags, AllowDebt: t.Kind == KindClawback, After: t.After})
 }
 
 // Hold puts points on hold: the debit account's available balance falls,
