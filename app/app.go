@@ -24,6 +24,7 @@ import (
 	"github.com/nuanxin/nuanxin/grid"
 	"github.com/nuanxin/nuanxin/inbox"
 	"github.com/nuanxin/nuanxin/open311"
+	"github.com/nuanxin/nuanxin/points"
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
@@ -44,6 +45,7 @@ type App struct {
 	Reports  *reports.Service
 	Feed     *reports.Feed
 	Inbox    *inbox.Service
+	Points   *points.Service
 
 	closeOnce sync.Once
 	closers   []func()
@@ -52,7 +54,12 @@ type App struct {
 // Run is the program: it reads the configuration from args and getenv, builds
 // the application, serves until ctx ends, then shuts down gracefully.
 // listening, if set, is told the bound address (tests listen on port 0).
+//
+// `nuanxin ledger verify` reconciles the points ledger instead (runLedger).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, listening func(addr string)) error {
+	if len(args) > 0 && args[0] == "ledger" {
+		return runLedger(ctx, args[1:], getenv, stdout)
+	}
 	cfg, err := ParseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -166,7 +173,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -195,7 +202,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	if err := a.Feed.Init(ctx); err != nil {
 		return nil, err
 	}
-	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "feed", Events: a.Feed}},
+	stations := stationDirectory{a.Stations}
+	a.Points, err = points.New(points.Deps{DB: stores.DB, Blobs: stores.Blobs, Stations: stations,
+		Names: points.MaskedNames{Inner: accountNames{a.Accounts}, Prefs: stores.DB}, Metrics: reg, Log: log}, cfg.Points)
+	if err != nil {
+		return nil, err
+	}
+	a.Points.Earner.TagsFor = awardTags(a.Grid, stations)
+	// Points take an event before the feed does, so that a page refreshed
+	// by the live stream (which follows the feed) shows the award.
+	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner}, {Name: "feed", Events: a.Feed}}
+	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
 
 	created, pw, err := a.Accounts.EnsureAdmin(ctx, cfg.AdminPassword)
@@ -212,6 +229,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		if err := seedDemo(ctx, stdout, a.Accounts, a.Grid, a.Stations); err != nil {
 			return nil, fmt.Errorf("seed demo city: %w", err)
 		}
+		if err := seedDemoPoints(ctx, a.Accounts, a.Points, stations); err != nil {
+			return nil, fmt.Errorf("seed demo points: %w", err)
+		}
 	}
 
 	a.Server = web.NewServer(web.Options{Gate: a.Gate, Ready: stores.Ping, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
@@ -220,6 +240,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	council.Routes(a.Server.API, a.Gate, a.Stations, log)
 	reports.Routes(a.Server.API, a.Gate, a.Reports, log)
 	inbox.Routes(a.Server.API, a.Gate, a.Inbox, log)
+	points.Routes(a.Server.API, a.Gate, a.Points)
 	open311Keys := open311.NewKeys(stores.DB, log)
 	open311.Routes(a.Server.App, a.Server.API, a.Gate, open311Keys, open311.NewService(a.Reports, open311Keys, log), log)
 	if err := inbox.MountLive(a.Server, a.Gate, a.Accounts, a.Feed, a.Inbox, log); err != nil {
@@ -242,9 +263,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		{"/reports/:id/resolve", reports.MaxResolveBody},
 		{"/api/v1/grid/import", grid.MaxImportBytes},
 		{"/admin/grid/import", grid.MaxImportBytes},
+		{"/station/:id/shelf/:reward/picture", points.MaxPictureBody},
+		{"/admin/points/shelf/:reward/picture", points.MaxPictureBody},
 	} {
 		a.Server.AllowBody(fiber.MethodPost, r.path, r.limit, true)
 	}
+	a.Server.AllowBody(fiber.MethodPut, "/api/v1/points/rewards/:id/picture", points.MaxPictureBody, true)
 	a.Server.AllowBody(fiber.MethodPost, "/open311/v2/requests.json", open311.MaxSubmitBody, false)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -254,6 +278,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { every(bg, time.Hour, log, "prune sessions", a.Accounts.PruneSessions) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
+	a.runPointsJobs(bg, &wg)
 	// Collections created since the start get their _id index here.
 	wg.Go(func() {
 		every(bg, time.Minute, log, "index _id lookups of the embedded document store", func(ctx context.Context) error {
@@ -294,6 +319,9 @@ func mountPages(a *App, log *slog.Logger) error {
 		return err
 	}
 	if err := inbox.MountPages(pages, a.Inbox, a.Reports, a.Grid); err != nil {
+		return err
+	}
+	if err := points.MountPages(pages, a.Points); err != nil {
 		return err
 	}
 	return pages.Check()

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nuanxin/nuanxin/points"
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
 )
@@ -31,6 +33,8 @@ type Config struct {
 	SLAInterval       time.Duration
 	LiveInterval      time.Duration
 	Categories        []reports.Category // nil: the defaults
+
+	Points points.Config
 }
 
 // ParseConfig reads NUANXIN_* variables through getenv, then flags from args
@@ -66,6 +70,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	sla := fs.String("sla-interval", env("SLA_INTERVAL", "15s"), "how often missed deadlines are looked for (NUANXIN_SLA_INTERVAL)")
 	live := fs.String("live-interval", env("LIVE_INTERVAL", "500ms"), "how often each instance reads new report changes for live pages (NUANXIN_LIVE_INTERVAL)")
 	categories := fs.String("categories", env("CATEGORIES_FILE", ""), "JSON file of report categories, [{\"code\", \"zh\", \"en\"}]; empty: the built-in list (NUANXIN_CATEGORIES_FILE)")
+	rules := fs.String("points-rules", env("POINTS_RULES", ""), "JSON file of the points earning rules; empty: severity 1/2/3 earns 5/10/20 (NUANXIN_POINTS_RULES)")
+	fs.IntVar(&c.Points.LotMonths, "points-lot-months", envInt(getenv, "POINTS_LOT_MONTHS", 12), "points expire at the end of the month this many months after they were earned (NUANXIN_POINTS_LOT_MONTHS)")
 	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -107,6 +113,14 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			return c, err
 		}
 	}
+	if *rules != "" {
+		if c.Points.Rules, err = points.LoadRules(*rules); err != nil {
+			return c, err
+		}
+	}
+	if c.Points.LotMonths < 1 || c.Points.LotMonths > 120 {
+		return c, fmt.Errorf("points-lot-months %d: use 1 to 120 months", c.Points.LotMonths)
+	}
 	if c.Storage.S3Endpoint != "" && (c.Storage.S3AccessKey == "" || c.Storage.S3SecretKey == "") {
 		return c, fmt.Errorf("NUANXIN_S3_ENDPOINT is set: set NUANXIN_S3_ACCESS_KEY and NUANXIN_S3_SECRET_KEY too")
 	}
@@ -114,6 +128,20 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, fmt.Errorf("bucket %q: names need at least 3 characters", c.Storage.S3Bucket)
 	}
 	return c, nil
+}
+
+// envInt reads an integer variable; a value that is not an integer is
+// passed on as -1, which the range check after parsing refuses by name.
+func envInt(getenv func(string) string, k string, def int) int {
+	v := getenv("NUANXIN_" + k)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // loadCategories reads and checks a categories file.

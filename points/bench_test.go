@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/nuanxin/nuanxin/points"
+	"github.com/nuanxin/nuanxin/storage"
+	"github.com/nuanxin/nuanxin/storage/storagetest"
 )
 
 // BenchmarkSpendContended: 16 goroutines spend 1 point each from one
@@ -81,4 +86,87 @@ func BenchmarkAward(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "awards/s")
 	wantBalance(b, l, points.Issuance, -10*int64(b.N), 0)
+}
+
+// BenchmarkWallet reads what the wallet page shows for a rider with 10,000
+// entries: the wallet (head, and the lots expiring in 30 days, found by
+// bisecting the chain) and the first statement page of 50 entries. It
+// reports the latency percentiles of one whole page's reads, and beside
+// them a bare read by _id of the same store, measured in the same run.
+func BenchmarkWallet(b *testing.B) {
+	ctx := context.Background()
+	// The stores as the application opens them, so that the _id index it
+	// adds to the embedded store (storage.Stores.IndexIDs) is there.
+	stores, err := storage.Open(ctx, storage.Config{DataDir: b.TempDir(), MongoDatabase: "nuanxin"}, storagetest.Logger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stores.Close(context.Background()) })
+	db := stores.DB
+	if err := storage.EnsureIndexes(ctx, db, points.Indexes()); err != nil {
+		b.Fatal(err)
+	}
+	l := newLedger(db)
+	const entries = 10_000
+	if err := points.SeedChain(ctx, l, points.Rider("u1"), entries, 12); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := stores.IndexIDs(ctx); err != nil {
+		b.Fatal(err)
+	}
+	coll := db.Collection(points.EntriesCollection)
+	bare := func() time.Duration {
+		start := time.Now()
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: points.EntryID(points.Rider("u1"), 5000)}}).Err(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	var bareTimes []time.Duration
+	for range 200 {
+		bareTimes = append(bareTimes, bare())
+	}
+	bp50 := percentile(bareTimes, 50)
+	view := func(l *points.Ledger) {
+		w, err := l.Wallet(ctx, "u1", points.ExpiringWindow, 12)
+		if err != nil {
+			b.Fatal(err)
+		}
+		es, err := l.Statement(ctx, points.Rider("u1"), 0, 50)
+		if err != nil || len(es) != 50 || w.Seq != entries {
+			b.Fatalf("statement: %d entries, %v; wallet %+v", len(es), err, w)
+		}
+	}
+	// cold: a fresh ledger each view, nothing in memory, as for the first
+	// view after a restart. warm: one ledger, as a running server serves a
+	// rider's views (the head is checked in the store every time).
+	for _, mode := range []string{"cold", "warm"} {
+		b.Run(mode, func(b *testing.B) {
+			warm := newLedger(db)
+			times := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				start := time.Now()
+				if mode == "cold" {
+					view(newLedger(db))
+				} else {
+					view(warm)
+				}
+				times = append(times, time.Since(start))
+			}
+			p50, p99 := percentile(times, 50), percentile(times, 99)
+			b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(bp50.Microseconds())/1000, "bare-read-p50-ms")
+			b.ReportMetric(float64(p50)/float64(bp50), "x-bare-read")
+		})
+	}
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, len(s)*p/100)]
 }

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,8 +139,16 @@ type Wallet struct {
 	ExpiringFirst time.Time
 }
 
-// Wallet reads a rider's wallet: the head of the chain, and the lots that
-// expire before now+within.
+// Wallet reads a rider's wallet: the head of the chain, and what expires
+// before now+within.
+//
+// The expiring figure is found by two bisections of the chain, not by
+// walking the lots: the points received by the last entry whose lot would
+// expire by then (entries come in time order, and a lot's expiry follows
+// its time), less what the account gave or holds. It counts every credit
+// of that time as a lot, which the rare credit that does not expire (a
+// reversed spend) makes an overstatement by that credit; the expiry job
+// itself walks the lots exactly (ExpireAccount).
 func (l *Ledger) Wallet(ctx context.Context, userID string, within time.Duration, lotMonths int) (Wallet, error) {
 	account := Rider(userID)
 	if err := validAccount(account); err != nil {
@@ -150,21 +159,41 @@ func (l *Ledger) Wallet(ctx context.Context, userID string, within time.Duration
 		return Wallet{}, err
 	}
 	w := Wallet{Balance: h.Balance, Held: h.Held, Available: h.Available(), Earned: h.Earned, Seq: h.Seq}
-	by := l.now().Add(within)
-	// A lot created after by−lotMonths−1 month expires after by.
-	lots, err := l.lotsFrom(ctx, account, h, by.AddDate(0, -lotMonths, 0))
-	if err != nil {
+	used := consumed(h)
+	first, err := l.firstUnspent(ctx, account, h, used)
+	if err != nil || first == 0 {
 		return w, err
 	}
-	for _, lot := range lots {
-		if lot.Expires.IsZero() || lot.Expires.After(by) {
-			continue
-		}
-		w.Expiring += lot.Left
-		if w.ExpiringFirst.IsZero() || lot.Expires.Before(w.ExpiringFirst) {
-			w.ExpiringFirst = lot.Expires
-		}
+	oldest, ok, err := l.entryAt(ctx, account, first)
+	if err != nil || !ok || oldest.Expires.IsZero() {
+		return w, err
 	}
+	by := l.now().Add(within)
+	if oldest.Expires.After(by) {
+		return w, nil // the oldest unspent lot outlives the window, so all do
+	}
+	// The last entry whose lot expires by then: entries first..last.
+	var e2 error
+	n := sort.Search(int(h.Seq-first+1), func(i int) bool {
+		if e2 != nil {
+			return true
+		}
+		e, ok, err := l.entryAt(ctx, account, first+int64(i))
+		if err != nil || !ok {
+			e2 = cmp.Or(err, fmt.Errorf("read the points of %s: entry %d is missing", account, first+int64(i)))
+			return true
+		}
+		return LotExpiry(e.At, lotMonths).After(by)
+	})
+	if e2 != nil {
+		return w, e2
+	}
+	last, ok, err := l.entryAt(ctx, account, first+int64(n)-1)
+	if err != nil || !ok {
+		return w, err
+	}
+	w.Expiring = min(last.In-used, w.Available)
+	w.ExpiringFirst = oldest.Expires
 	return w, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -126,6 +127,17 @@ type Ledger struct {
 
 	mu    sync.Mutex
 	heads map[string]Entry // account → an entry known to exist, where to look for the head
+	// inflight is, per rider account, what posts of this instance have
+	// claimed from its available balance and not yet appended (see claim).
+	inflight map[string]int64
+
+	// seen keeps entries read or written by this instance. Entries are
+	// never updated or deleted, so a kept entry is never stale: the
+	// statement, the lots' bisection and the wallet read them from memory
+	// after the first time. On the embedded store each read by _id costs
+	// about half a millisecond, so a wallet over a long chain would
+	// otherwise cost tens of them per view.
+	seen *lru.Cache[string, Entry]
 
 	retries atomic.Int64 // appends that lost their number to another writer
 }
@@ -137,8 +149,20 @@ func NewLedger(db *mongo.Database, log *slog.Logger) *Ledger {
 		entries: db.Collection(entriesCollection), movements: db.Collection(movementsCollection),
 		legs: db.Collection(legsCollection), open: db.Collection(openCollection), due: db.Collection(dueCollection),
 		log: log, now: func() time.Time { return time.Now().UTC() }, grace: 10 * time.Minute,
-		heads: map[string]Entry{},
+		heads: map[string]Entry{}, seen: newEntryCache(), inflight: map[string]int64{},
 	}
+}
+
+// maxSeen bounds the entries a ledger keeps in memory: about 400 bytes
+// each, so some 40 MB at most.
+const maxSeen = 100_000
+
+func newEntryCache() *lru.Cache[string, Entry] {
+	c, err := lru.New[string, Entry](maxSeen)
+	if err != nil {
+		panic(err) // only for a size ≤ 0
+	}
+	return c
 }
 
 func (l *Ledger) at(point string) {
@@ -157,11 +181,27 @@ const maxTries = 1000
 // forgotten and found again.
 const maxHeads = 10_000
 
-func (l *Ledger) remember(e Entry) {
+func (l *Ledger) remember(e Entry, c *claimed) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// The claim ends as the head that holds its debit is remembered, in one
+	// step: a claim check never counts the debit twice nor misses it. For
+	// the same reason a head read from the store is not remembered while
+	// the account has claims in flight: it may hold a claimed debit whose
+	// claim has not ended yet. (A remembered head is only where to start
+	// looking, so not remembering one costs at most a read.)
+	c.releaseLocked()
+	if c == nil && l.inflight[e.Account] > 0 {
+		return
+	}
 	if len(l.heads) >= maxHeads {
-		l.heads = map[string]Entry{}
+		kept := map[string]Entry{}
+		for a := range l.inflight {
+			if h, ok := l.heads[a]; ok {
+				kept[a] = h
+			}
+		}
+		l.heads = kept
 	}
 	if old, ok := l.heads[e.Account]; !ok || e.Seq > old.Seq {
 		l.heads[e.Account] = e
@@ -177,18 +217,26 @@ func (l *Ledger) hint(account string) (Entry, bool) {
 
 // entryAt reads entry seq of an account's chain by _id.
 func (l *Ledger) entryAt(ctx context.Context, account string, seq int64) (Entry, bool, error) {
+	id := entryID(account, seq)
+	if e, ok := l.seen.Get(id); ok {
+		return e, true, nil
+	}
 	var e Entry
-	err := l.entries.FindOne(ctx, bson.D{{Key: "_id", Value: entryID(account, seq)}}).Decode(&e)
+	err := l.entries.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Entry{}, false, nil
 	}
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("read the points of %s: %w", account, err)
 	}
+	l.seen.Add(id, e)
 	return e, true, nil
 }
 
 func (l *Ledger) exists(ctx context.Context, account string, seq int64) (bool, error) {
+	if l.seen.Contains(entryID(account, seq)) {
+		return true, nil
+	}
 	err := l.entries.FindOne(ctx, bson.D{{Key: "_id", Value: entryID(account, seq)}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -223,7 +271,7 @@ func (l *Ledger) head(ctx context.Context, account string) (Entry, error) {
 		}
 		h = e
 	}
-	l.remember(h)
+	l.remember(h, nil)
 	return h, nil
 }
 
@@ -291,44 +339,36 @@ func (l *Ledger) post(ctx context.Context, m Movement) (Result, error) {
 	if err := m.validate(); err != nil {
 		return Result{}, err
 	}
-	_, unlock := l.locks.Lock(m.Debit)
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
-	replay := func(stored Movement) (Result, error) {
-		unlock()
-		locked = false
-		return l.replay(ctx, stored, m)
-	}
-
 	// Refuse what cannot be done before writing anything, from the heads
 	// this instance remembers: no read at all when they are current, which
-	// matters on the embedded store, where a read by _id costs time in
-	// proportion to the collection (see Ledger, "Contention"). A remembered
-	// head is a lower bound of the real one, so it serves as DebitFrom and
-	// CreditFrom; if it is stale, the insert collides and appendLeg reads on.
+	// matters on the embedded store, where every read costs (see Ledger,
+	// "Contention"). A remembered head is a lower bound of the real one, so
+	// it serves as DebitFrom and CreditFrom; if it is stale, the insert
+	// collides and appendLeg reads on. The check claims the debit against
+	// this instance's other posts in flight (claim), so that it stays exact
+	// without holding the chain's lock while the movement is stored: only
+	// the append itself is done under the lock.
 	dh, ch, err := l.heads2(ctx, m, false)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := precheck(dh, ch, m); err != nil {
+	c, err := l.claim(dh, ch, m)
+	if err != nil {
 		// Perhaps the heads were stale, or the key was posted before
 		// (a replayed spend must return its first result, not a refusal).
 		if stored, ok, err := l.movement(ctx, m.Key); err != nil {
 			return Result{}, err
 		} else if ok {
-			return replay(stored)
+			return l.replay(ctx, stored, m)
 		}
 		if dh, ch, err = l.heads2(ctx, m, true); err != nil {
 			return Result{}, err
 		}
-		if err := precheck(dh, ch, m); err != nil {
+		if c, err = l.claim(dh, ch, m); err != nil {
 			return Result{}, err
 		}
 	}
+	defer c.release()
 	m.DebitFrom, m.CreditFrom = dh.Seq, ch.Seq
 	m.At = l.now()
 
@@ -348,18 +388,75 @@ func (l *Ledger) post(ctx context.Context, m Movement) (Result, error) {
 		if !ok {
 			return Result{}, fmt.Errorf("post movement %q: it collided but cannot be read", m.Key)
 		}
-		return replay(stored)
+		c.release()
+		return l.replay(ctx, stored, m)
 	}
 	l.at("movement")
 	// This call stored the movement, so no leg of it was recorded before
 	// (a racing writer could only append it, and appendLeg finds that).
-	debit, err := l.leg(ctx, m, sideDebit, true, true)
-	unlock()
-	locked = false
+	debit, err := l.leg(ctx, m, sideDebit, c, true)
 	if err != nil {
 		return Result{}, err
 	}
 	return l.finish(ctx, m, debit, true)
+}
+
+// claim checks that a movement's legs could be appended after the heads
+// dh and ch, counting the debits this instance has claimed on the debit
+// account and not yet appended, and claims this one's. The claim is given
+// back once: by the append of the debit leg, in the same step as it
+// remembers the new head (so the debit is never counted twice, nor
+// missed), or by the poster on any other way out.
+func (l *Ledger) claim(dh, ch Entry, m Movement) (*claimed, error) {
+	bal, held := change(m.Kind, sideDebit, m.Amount)
+	take := max(held-bal, 0) // what the debit takes from the available balance
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// While claims are in flight the remembered head is the one to count
+	// from: it holds exactly the debits whose claims have ended (see
+	// remember), where a head just read may hold one still claimed.
+	if h, ok := l.heads[m.Debit]; ok && (h.Seq > dh.Seq || l.inflight[m.Debit] > 0) {
+		dh = h
+	}
+	adj := dh
+	adj.Held += l.inflight[m.Debit] // claimed by posts in flight: as if held
+	if err := precheck(adj, ch, m); err != nil {
+		return nil, err
+	}
+	if take == 0 || !IsRider(m.Debit) {
+		return nil, nil
+	}
+	l.inflight[m.Debit] += take
+	return &claimed{l: l, account: m.Debit, take: take}, nil
+}
+
+// claimed is a debit claimed by a post in flight (see claim). A nil
+// *claimed claims nothing.
+type claimed struct {
+	l       *Ledger
+	account string
+	take    int64
+	done    bool // guarded by l.mu
+}
+
+// releaseLocked gives the claim back, once; l.mu is held.
+func (c *claimed) releaseLocked() {
+	if c == nil || c.done {
+		return
+	}
+	c.done = true
+	if c.l.inflight[c.account] -= c.take; c.l.inflight[c.account] <= 0 {
+		delete(c.l.inflight, c.account)
+	}
+}
+
+func (c *claimed) release() {
+	if c == nil {
+		return
+	}
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	c.releaseLocked()
 }
 
 // heads2 returns the heads of a movement's two chains: the remembered ones
@@ -409,7 +506,7 @@ func (l *Ledger) replay(ctx context.Context, stored, asked Movement) (Result, er
 // Repair run; running it any number of times, concurrently or after any
 // crash, leaves each leg in once.
 func (l *Ledger) complete(ctx context.Context, m Movement) (Result, error) {
-	debit, err := l.leg(ctx, m, sideDebit, false, false)
+	debit, err := l.leg(ctx, m, sideDebit, nil, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -421,7 +518,7 @@ func (l *Ledger) complete(ctx context.Context, m Movement) (Result, error) {
 func (l *Ledger) finish(ctx context.Context, m Movement, debit Entry, fresh bool) (Result, error) {
 	res := Result{Movement: m, Debit: debit, Refused: debit.Refused}
 	if !debit.Refused {
-		credit, err := l.leg(ctx, m, sideCredit, false, fresh)
+		credit, err := l.leg(ctx, m, sideCredit, nil, fresh)
 		if err != nil {
 			return Result{}, err
 		}
@@ -450,17 +547,14 @@ func (l *Ledger) finish(ctx context.Context, m Movement, debit Entry, fresh bool
 }
 
 // leg returns a movement's leg on its chain, appending it if it is not
-// there yet, then records where it is. locked says the caller holds the
-// chain's lock already; fresh, that the caller stored the movement, so no
-// record of the leg can exist yet and reading for one can be skipped.
-func (l *Ledger) leg(ctx context.Context, m Movement, side string, locked, fresh bool) (Entry, error) {
+// there yet, then records where it is. c is the poster's claim on the
+// debit, given back when the debit leg is appended; fresh says the caller
+// stored the movement, so no record of the leg can exist yet and reading
+// for one can be skipped.
+func (l *Ledger) leg(ctx context.Context, m Movement, side string, c *claimed, fresh bool) (Entry, error) {
 	account := m.Debit
 	if side == sideCredit {
 		account = m.Credit
-	}
-	if !locked {
-		_, unlock := l.locks.Lock(account)
-		defer unlock()
 	}
 	id := legID(m.Key, side)
 	var rec legRecord
@@ -481,7 +575,11 @@ func (l *Ledger) leg(ctx context.Context, m Movement, side string, locked, fresh
 	case !errors.Is(err, mongo.ErrNoDocuments):
 		return Entry{}, fmt.Errorf("movement %q: read its %s leg: %w", m.Key, side, err)
 	}
-	e, err := l.appendLeg(ctx, m, side, account)
+	// Only the append needs the chain to itself: in this instance, the
+	// chain's writers take turns for it (see Ledger, "Contention").
+	_, unlock := l.locks.Lock(account)
+	e, err := l.appendLeg(ctx, m, side, account, c)
+	unlock()
 	if err != nil {
 		return Entry{}, err
 	}
@@ -547,7 +645,7 @@ func add(a, b int64) (int64, bool) {
 // entry, insert it under the next number; on a duplicate key either
 // another writer took the number (read on from it and try again) or the
 // leg is in the chain already (find it and return it).
-func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string) (Entry, error) {
+func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string, c *claimed) (Entry, error) {
 	from := m.DebitFrom
 	if side == sideCredit {
 		from = m.CreditFrom
@@ -575,7 +673,8 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 		}
 		_, err = l.entries.InsertOne(ctx, e)
 		if err == nil {
-			l.remember(e)
+			l.remember(e, c)
+			l.seen.Add(e.ID, e)
 			return e, nil
 		}
 		if !storage.IsDuplicateKey(err) {
@@ -586,15 +685,19 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 			return Entry{}, err
 		}
 		if ok && got.Leg == e.Leg {
-			l.remember(got)
+			l.remember(got, c)
 			return got, nil
 		}
 		if !ok {
 			// The number is free, so it was the leg that collided.
-			return l.findLeg(ctx, account, from, e.Leg)
+			got, err := l.findLeg(ctx, account, from, e.Leg)
+			if err == nil {
+				l.remember(got, c)
+			}
+			return got, err
 		}
 		l.retries.Add(1)
-		l.remember(got)
+		l.remember(got, nil)
 		if h, err = l.head(ctx, account); err != nil {
 			return Entry{}, err
 		}
@@ -614,7 +717,7 @@ func (l *Ledger) findLeg(ctx context.Context, account string, from int64, leg st
 		if !ok {
 			return Entry{}, fmt.Errorf("leg %q is in the ledger but not on the chain of %s after entry %d", leg, account, from)
 		}
-		l.remember(e)
+		l.remember(e, nil)
 		if e.Leg == leg {
 			return e, nil
 		}

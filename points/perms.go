@@ -9,6 +9,7 @@ const (
 	PermRedeem      policy.Permission = "reward:redeem"  // reserve a reward, cancel one's own code
 	PermShelfManage policy.Permission = "reward:manage"  // a station's shelf (station:<id>); the city's (admin)
 	PermConfirm     policy.Permission = "reward:confirm" // confirm pickups at a station (station:<id>)
+	PermCityShelf   policy.Permission = "reward:city"    // the city-wide shelf's pages (admins)
 	PermHonour      policy.Permission = "honour:read"    // leaderboards and the notice board (public)
 	PermAdjust      policy.Permission = "points:adjust"  // propose and approve manual adjustments
 	PermAudit       policy.Permission = "points:audit"   // earning rules, reconciliation, exports

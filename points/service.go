@@ -5,7 +5,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/storage"
+	"github.com/nuanxin/nuanxin/web"
 )
 
 // Zone is the time zone of the days and months that points count in
@@ -68,9 +74,71 @@ type Service struct {
 	Shelf    *Shelf
 	Honour   *Honour
 	Adjust   *Adjuster
+	Audit    *Auditor
 	Stations StationDirectory
 	Names    Names
 	Blobs    *storage.Blobs
 	Log      *slog.Logger
 	Cfg      Config
+}
+
+// Deps is what New needs from the rest of the application.
+type Deps struct {
+	DB       *mongo.Database
+	Blobs    *storage.Blobs
+	Stations StationDirectory
+	Names    Names
+	Metrics  prometheus.Registerer // nil: metrics not registered
+	Log      *slog.Logger
+}
+
+// New builds the points domain on one ledger. The indexes of Indexes must
+// exist first (storage.EnsureIndexes).
+func New(d Deps, cfg Config) (*Service, error) {
+	if err := web.Require("points", map[string]bool{"DB": d.DB == nil, "Blobs": d.Blobs == nil, "Stations": d.Stations == nil,
+		"Names": d.Names == nil, "Log": d.Log == nil}); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	l := NewLedger(d.DB, d.Log)
+	s := &Service{
+		Ledger: l, Stations: d.Stations, Names: d.Names, Blobs: d.Blobs, Log: d.Log, Cfg: cfg,
+		Earner: NewEarner(l, d.DB, cfg.Rules, cfg.LotMonths, d.Log),
+		Shelf:  NewShelf(l, d.DB, d.Blobs, d.Stations, cfg.PickupDays, d.Log),
+		Honour: NewHonour(l, d.Names, d.Log),
+		Adjust: NewAdjuster(l, d.DB, cfg.LotMonths, d.Log),
+		Audit:  NewAuditor(l, d.Metrics),
+	}
+	return s, nil
+}
+
+// levelName is the name of the level of a lifetime's earnings in l's language.
+func (s *Service) levelName(l web.Lang, earned int64) string {
+	lv, _ := LevelOf(earned)
+	if l.Tag() == "en" {
+		return lv.EN
+	}
+	return lv.ZH
+}
+
+// Routes mounts the points JSON API.
+func Routes(api huma.API, gate *policy.Gate, s *Service) {
+	walletRoutes(api, gate, s)
+	earnRoutes(api, gate, s)
+	shelfRoutes(api, gate, s)
+	honourRoutes(api, gate, s)
+}
+
+// MountPages adds the points pages. Its templates use reports' live
+// messages and inbox's live.js, so those are mounted too.
+func MountPages(k *web.Pages, s *Service) error {
+	if err := web.Require("points: pages", map[string]bool{"Pages": k == nil, "Service": s == nil}); err != nil {
+		return err
+	}
+	for _, mount := range []func(*web.Pages, *Service) error{mountWalletPages, mountEarnPages, mountShelfPages, mountHonourPages} {
+		if err := mount(k, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
