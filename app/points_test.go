@@ -90,6 +90,36 @@ func TestPointsFollowTheReport(t *testing.T) {
 	if len(st.Entries) != 3 || st.Entries[0].Kind != "clawback" || st.Entries[0].Amount != -20 {
 		t.Errorf("statement = %+v, want award 5, award 15, clawback 20 (newest first)", st.Entries)
 	}
+	// Replaying every event the feed holds, in order and then newest
+	// first, through the points consumer changes nothing.
+	a := w.app
+	before := walletOf(w.rider)
+	var stBefore statementView
+	w.rider.must("GET", "/api/v1/points/statement", nil, &stBefore, 200)
+	changes, err := a.Feed.Read(t.Context(), 0, 1000)
+	if err != nil || len(changes) < 8 {
+		t.Fatalf("read the feed: %d changes, %v", len(changes), err)
+	}
+	for _, order := range []string{"in order", "newest first"} {
+		for i := range changes {
+			c := changes[i]
+			if order == "newest first" {
+				c = changes[len(changes)-1-i]
+			}
+			if err := a.Points.Earner.Publish(t.Context(), c.Event); err != nil {
+				t.Fatalf("replay %s of event %s: %v", order, c.ID, err)
+			}
+		}
+		if after := walletOf(w.rider); after != before {
+			t.Errorf("after replaying the feed %s the wallet is %+v, was %+v", order, after, before)
+		}
+		var stAfter statementView
+		w.rider.must("GET", "/api/v1/points/statement", nil, &stAfter, 200)
+		if len(stAfter.Entries) != len(stBefore.Entries) {
+			t.Errorf("after replaying the feed %s the statement has %d entries, had %d", order, len(stAfter.Entries), len(stBefore.Entries))
+		}
+	}
+
 	var rec struct {
 		Clean     bool     `json:"clean"`
 		Anomalies []string `json:"anomalies"`

@@ -48,6 +48,7 @@ func submitReport(t *testing.T, c *client, key string, fields map[string]string,
 }
 
 type reportWorld struct {
+	app                      *App
 	base                     string
 	admin, officer, stranger *client
 	rider, otherRider        *client
@@ -57,8 +58,8 @@ type reportWorld struct {
 // newReportWorld: two cells; "officer" holds T-0001, "stranger" holds T-0002.
 func newReportWorld(t *testing.T) reportWorld {
 	t.Helper()
-	_, base := mustApp(t, testEnv(t, nil))
-	w := reportWorld{base: base}
+	a, base := mustApp(t, testEnv(t, nil))
+	w := reportWorld{app: a, base: base}
 	w.admin = login(t, base, "admin", adminPassword)
 	w.admin.must("POST", "/api/v1/grid/import?mode=replace", twoCells(t), nil, 200)
 	w.officerID = createStaff(t, w.admin, "officer-a", "officer").ID

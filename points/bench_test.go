@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/nuanxin/nuanxin/points"
 	"github.com/nuanxin/nuanxin/storage"
@@ -60,6 +61,9 @@ func BenchmarkSpendContended(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "spends/s")
 			b.ReportMetric(float64(retries)/float64(b.N), "retries/op")
+			bare := bareInserts(b, db, 16)
+			b.ReportMetric(bare, "bare-inserts/s")
+			b.ReportMetric(bare/(float64(b.N)/elapsed.Seconds()), "x-bare-insert")
 			// Every spend was covered, so all succeed: none refused, none twice.
 			if failed.Load() != 0 {
 				b.Errorf("%d spends failed", failed.Load())
@@ -76,7 +80,8 @@ func BenchmarkSpendContended(b *testing.B) {
 // BenchmarkAward: awards to distinct riders, one at a time; every award
 // appends to the issuance account's chain and to a rider's.
 func BenchmarkAward(b *testing.B) {
-	l := newLedger(newDB(b))
+	l0db := newDB(b)
+	l := newLedger(l0db)
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
@@ -85,6 +90,9 @@ func BenchmarkAward(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "awards/s")
+	bare := bareInserts(b, l0db, 1)
+	b.ReportMetric(bare, "bare-inserts/s")
+	b.ReportMetric(bare/(float64(b.N)/elapsed.Seconds()), "x-bare-insert")
 	wantBalance(b, l, points.Issuance, -10*int64(b.N), 0)
 }
 
@@ -160,6 +168,36 @@ func BenchmarkWallet(b *testing.B) {
 			b.ReportMetric(float64(p50)/float64(bp50), "x-bare-read")
 		})
 	}
+}
+
+// bareInserts measures, in the same run, what the store does without the
+// ledger: inserts of one small document each (BenchmarkSubmitBaseline's
+// bare insert) by the given number of goroutines, per second. A movement
+// is six inserts and a delete, so the ledger's ceiling is about a seventh
+// of it.
+func bareInserts(b *testing.B, db *mongo.Database, goroutines int) float64 {
+	b.Helper()
+	coll := db.Collection("bench_bare_" + fmt.Sprint(time.Now().UnixNano()))
+	const n = 1000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range goroutines {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > n {
+					return
+				}
+				if _, err := coll.InsertOne(context.Background(), bson.D{{Key: "_id", Value: fmt.Sprint(i)}, {Key: "n", Value: i}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return n / time.Since(start).Seconds()
 }
 
 func percentile(ds []time.Duration, p int) time.Duration {

@@ -227,6 +227,12 @@ func (e *Earner) Publish(ctx context.Context, ev reports.Event) error {
 		if err != nil || !apply {
 			return err
 		}
+		if !ok && ev.ReportSeq <= 1 && next.Target == 0 {
+			// A submission earns nothing and no event is older, so there is
+			// nothing to order it against: storing its state would only add
+			// a write to every report's first publication.
+			return nil
+		}
 		if next.Target > 0 {
 			allowed, err := e.capAllows(ctx, reportHolder(ev.ReportID), ev.ReporterID, next.At)
 			if err != nil {

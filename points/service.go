@@ -115,6 +115,11 @@ func New(d Deps, cfg Config) (*Service, error) {
 // levelName is the name of the level of a lifetime's earnings in l's language.
 func (s *Service) levelName(l web.Lang, earned int64) string {
 	lv, _ := LevelOf(earned)
+	return levelWord(l, lv)
+}
+
+// levelWord is a level's name in l's language.
+func levelWord(l web.Lang, lv Level) string {
 	if l.Tag() == "en" {
 		return lv.EN
 	}

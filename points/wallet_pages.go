@@ -28,6 +28,7 @@ var walletMessages = map[string]web.Msg{
 	"wallet.how":           {ZH: "上报的问题被网格员核实后获得积分，可在驿站兑换奖励。", EN: "You earn points when an officer verifies your report, and spend them on rewards at rest stations."},
 	"wallet.statement":     {ZH: "积分明细", EN: "Statement"},
 	"wallet.level":         {ZH: "等级", EN: "Level"},
+	"wallet.next_level":    {ZH: "再得 %[2]d 分升为“%[1]s”", EN: "%[2]d more points to %[1]s"},
 	"statement.title":      {ZH: "积分明细", EN: "Points statement"},
 	"statement.when":       {ZH: "时间", EN: "When"},
 	"statement.what":       {ZH: "事项", EN: "What"},
@@ -85,6 +86,7 @@ type walletPage struct {
 	Expiring      string // the expiry sentence, "" if nothing expires soon
 	Debt          string
 	Level         string
+	NextLevel     string // "" at the top level
 	Recent        []statementRow
 	ShowStatement bool
 }
@@ -118,6 +120,9 @@ func (p *walletPages) wallet(c *fiber.Ctx) error {
 		return err
 	}
 	data := walletPage{W: v, Level: p.s.levelName(l, v.Earned)}
+	if _, next := LevelOf(v.Earned); next != nil {
+		data.NextLevel = l.T("wallet.next_level", levelWord(l, *next), next.Min-v.Earned)
+	}
 	if v.Expiring > 0 && v.ExpiringFirst != nil {
 		data.Expiring = l.T("wallet.expiring", v.Expiring, v.ExpiringFirst.Add(-1).In(p.k.Zone()).Format("2006-01-02"))
 	}
