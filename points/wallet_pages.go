@@ -1,9 +1,11 @@
 package points
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,6 +41,9 @@ var walletMessages = map[string]web.Msg{
 	"statement.newest":     {ZH: "最新记录", EN: "Newest entries"},
 	"statement.report":     {ZH: "查看上报", EN: "the report"},
 	"statement.expires":    {ZH: "%s 过期", EN: "expires %s"},
+	"statement.held":       {ZH: "预留 %d", EN: "%d on hold"},
+	"statement.released":   {ZH: "退回 %d", EN: "%d released"},
+	"statement.balance":    {ZH: "余额 %d", EN: "balance %d"},
 	"statement.csv":        {ZH: "导出 CSV", EN: "Download CSV"},
 	"kind.award":           {ZH: "上报核实奖励", EN: "Award"},
 	"kind.spend":           {ZH: "消费", EN: "Spent"},
@@ -92,24 +97,69 @@ type walletPage struct {
 }
 
 type statementRow struct {
-	When, What, Note, Report, Expires string
-	Change, Balance, Held             int64
-	Refused                           bool
+	When, What, Detail, Report, Expires string
+	Change, Balance                     int64
+	HeldOn, Released                    int64 // points put on hold, or released, with no change of balance
+	Refused                             bool
 }
 
-func (p *walletPages) rows(l web.Lang, es []Entry) []statementRow {
+// rows describes entries in words. The ledger's notes are for auditors
+// ("reward rw…", "picked up at 6b0b…"); a rider reads the reward and the
+// station by name, the report by a link, and an admin's reason for an
+// adjustment as written.
+func (p *walletPages) rows(c *fiber.Ctx, l web.Lang, es []Entry) []statementRow {
+	ctx := c.UserContext()
 	out := make([]statementRow, 0, len(es))
+	reservations := map[string]string{} // hold key → "reward · station"
 	for _, e := range es {
-		r := statementRow{When: p.k.When(e.At), What: l.T("kind." + string(e.Kind)), Note: e.Note,
-			Change: e.Amount, Balance: e.Balance, Held: e.HeldChange, Refused: e.Refused}
-		se := statementEntry(e)
-		r.Report = se.Report
+		r := statementRow{When: p.k.When(e.At), What: l.T("kind." + string(e.Kind)),
+			Change: e.Amount, Balance: e.Balance, Refused: e.Refused}
+		if e.Amount == 0 && !e.Refused {
+			r.HeldOn, r.Released = max(e.HeldChange, 0), max(-e.HeldChange, 0)
+		}
+		r.Report = statementEntry(e).Report
+		switch e.Kind {
+		case KindHold, KindHoldPost, KindHoldVoid:
+			key := e.Movement
+			if e.Kind != KindHold {
+				key = e.Ref
+			}
+			if _, seen := reservations[key]; !seen {
+				reservations[key] = p.reservationWords(ctx, l, key)
+			}
+			r.Detail = reservations[key]
+		case KindAdjustment, KindAward:
+			if r.Report == "" {
+				r.Detail = e.Note // an admin's reason, or what another part of Nuanxin awarded for
+			}
+		}
 		if !e.Expires.IsZero() {
 			r.Expires = l.T("statement.expires", e.Expires.Add(-1).In(p.k.Zone()).Format("2006-01-02"))
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// reservationWords names the reward and station of a hold ("" if unknown).
+func (p *walletPages) reservationWords(ctx context.Context, l web.Lang, holdKey string) string {
+	rest, ok := strings.CutPrefix(holdKey, "redeem:")
+	rider, clientKey, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || p.s.Shelf == nil {
+		return ""
+	}
+	r, err := p.s.Shelf.Reservation(ctx, rider, ReservationID(rider, clientKey))
+	if err != nil {
+		return ""
+	}
+	name := r.NameZH
+	if l.Tag() == web.EN && r.NameEN != "" {
+		name = r.NameEN
+	}
+	if st, ok, err := p.s.Stations.Station(ctx, r.Station); err == nil && ok {
+		return name + " · " + st.Name
+	}
+	return name
 }
 
 func (p *walletPages) wallet(c *fiber.Ctx) error {
@@ -133,7 +183,7 @@ func (p *walletPages) wallet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data.Recent = p.rows(l, es)
+	data.Recent = p.rows(c, l, es)
 	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "wallet", Title: "wallet.title", Data: data})
 }
 
@@ -160,7 +210,7 @@ func (p *walletPages) statement(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := statementPage{Rows: p.rows(l, es), NotFirstPage: before > 0}
+	data := statementPage{Rows: p.rows(c, l, es), NotFirstPage: before > 0}
 	if n := len(es); n == statementPageSize && es[n-1].Seq > 1 {
 		data.Next = fmt.Sprintf("/points/statement?before=%d", es[n-1].Seq)
 	}

@@ -117,7 +117,7 @@ func TestBrowserPointsEarnedAndRedeemed(t *testing.T) {
 		t.Errorf("after the pickup the wallet shows %q available, want 2", got)
 	}
 	rider.open("/points/statement")
-	if got := rider.text("table.statement"); !strings.Contains(got, "奖励已领取") || !strings.Contains(got, "-8") {
+	if got := rider.text("ul.statement-full"); !strings.Contains(got, "奖励已领取") || !strings.Contains(got, "-8") {
 		t.Errorf("the statement says %q, want the pickup of 8", got)
 	}
 	rider.screenshot("statement-phone.png")
