@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		return nil, err
 	}
 	a.Points.Earner.TagsFor = awardTags(a.Grid, stations)
+	a.Points.Adjust.Riders = riderLookup(a.Accounts)
 	// Points take an event before the feed does, so that a page refreshed
 	// by the live stream (which follows the feed) shows the award.
 	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner}, {Name: "feed", Events: a.Feed}}

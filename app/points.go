@@ -82,6 +82,23 @@ func (n accountNames) DisplayName(ctx context.Context, id string) (string, error
 	return u.DisplayName, err
 }
 
+// riderLookup finds a rider by phone number (their login) or account id.
+func riderLookup(acc *accounts.Service) func(ctx context.Context, phoneOrID string) (string, bool, error) {
+	return func(ctx context.Context, who string) (string, bool, error) {
+		u, err := acc.ByLogin(ctx, who)
+		if errors.Is(err, accounts.ErrNotFound) {
+			u, err = acc.Get(ctx, who)
+		}
+		if errors.Is(err, accounts.ErrNotFound) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return u.ID, u.Kind == accounts.KindRider, nil
+	}
+}
+
 // runPointsJobs starts the points background jobs on wg. Each is safe on
 // every instance at once: what they write is keyed by unique inserts.
 func (a *App) runPointsJobs(ctx context.Context, wg *sync.WaitGroup) {

@@ -208,17 +208,18 @@ func TestRedeemAtTheStation(t *testing.T) {
 	saA, saB := admins["五一广场驿站"], admins["橘子洲驿站"]
 
 	// 100 points for the rider, by an adjustment two admins agree on.
-	var me struct {
-		User struct {
-			ID string `json:"id"`
-		} `json:"user"`
-	}
-	w.rider.must("GET", "/api/v1/me", nil, &me, 200)
 	var adj struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	}
-	w.admin.must("POST", "/api/v1/points/adjustments", map[string]any{"rider": me.User.ID, "amount": 100, "reason": "驿站志愿服务"}, &adj, 201)
+	if got := w.admin.do("POST", "/api/v1/points/adjustments", map[string]any{"rider": "13800138999", "amount": 100, "reason": "驿站志愿服务"}, nil); got != 422 {
+		t.Errorf("an adjustment for a phone number no rider has: %d, want 422", got)
+	}
+	if got := w.admin.do("POST", "/api/v1/points/adjustments", map[string]any{"rider": w.officerID, "amount": 100, "reason": "驿站志愿服务"}, nil); got != 422 {
+		t.Errorf("an adjustment for an officer: %d, want 422", got)
+	}
+	// Named by phone number, as an admin knows a rider.
+	w.admin.must("POST", "/api/v1/points/adjustments", map[string]any{"rider": "13800138011", "amount": 100, "reason": "驿站志愿服务"}, &adj, 201)
 	if got := w.admin.do("POST", "/api/v1/points/adjustments/"+adj.ID+"/approve", nil, nil); got != 403 {
 		t.Errorf("the proposer approving their own adjustment: %d, want 403", got)
 	}

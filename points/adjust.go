@@ -99,6 +99,11 @@ type Adjuster struct {
 	log       *slog.Logger
 	months    int
 	now       func() time.Time
+
+	// Riders, if set, finds the rider an admin names by phone number or
+	// account id, so that an adjustment cannot be proposed for an account
+	// that does not exist (a typo would otherwise move points to nobody).
+	Riders func(ctx context.Context, phoneOrID string) (id string, ok bool, err error)
 }
 
 // NewAdjuster builds the adjuster; a positive adjustment's lot expires at
@@ -135,6 +140,16 @@ func (a *Adjuster) Propose(ctx context.Context, adminID, riderID string, amount 
 		return Adjustment{}, fmt.Errorf("%w: give the reason for the adjustment", ErrInvalid)
 	case utf8.RuneCountInString(reason) > MaxAdjustReason:
 		return Adjustment{}, fmt.Errorf("%w: the reason is longer than %d characters", ErrInvalid, MaxAdjustReason)
+	}
+	if a.Riders != nil {
+		id, ok, err := a.Riders(ctx, riderID)
+		if err != nil {
+			return Adjustment{}, err
+		}
+		if !ok {
+			return Adjustment{}, fmt.Errorf("%w: no rider has the phone number or id %q", ErrInvalid, riderID)
+		}
+		riderID = id
 	}
 	last, err := a.lastSeq(ctx)
 	if err != nil {

@@ -56,7 +56,7 @@ var honourMessages = map[string]web.Msg{
 	"adjust.title":           {ZH: "积分调整", EN: "Points adjustments"},
 	"adjust.lead":            {ZH: "管理员提出调整并说明理由，须由另一位管理员批准后才入账。", EN: "An admin proposes an adjustment with a reason; it posts only once a different admin approves it."},
 	"adjust.propose":         {ZH: "提出调整", EN: "Propose an adjustment"},
-	"adjust.rider":           {ZH: "骑手账户 ID", EN: "Rider's user id"},
+	"adjust.rider":           {ZH: "骑手手机号或账户 ID", EN: "Rider's phone number or user id"},
 	"adjust.amount":          {ZH: "积分（正数增加，负数扣减）", EN: "Points (positive adds, negative deducts)"},
 	"adjust.reason":          {ZH: "理由", EN: "Reason"},
 	"adjust.submit":          {ZH: "提交待批", EN: "Submit for approval"},
