@@ -181,7 +181,9 @@ type mineHonour struct {
 
 func (p *honourPages) mine(c *fiber.Ctx, l web.Lang) (*mineHonour, string, error) {
 	me, ok := policy.PrincipalFrom(c.UserContext())
-	if !ok || !p.k.CanSomewhere(c, PermWallet) {
+	// Only a rider has a level: an admin, who may do everything, has no
+	// points of their own to show.
+	if !ok || me.Kind != policy.RoleRider || !p.k.CanSomewhere(c, PermWallet) {
 		return nil, "", nil
 	}
 	rh, err := p.s.Honour.Rider(c.UserContext(), me.UserID)

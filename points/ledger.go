@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -436,16 +437,31 @@ func (l *Ledger) Statement(ctx context.Context, account string, before int64, li
 	if before > 0 && before-1 < start {
 		start = before - 1
 	}
-	out := make([]Entry, 0, min(int64(limit), max(start, 0)))
-	for seq := start; seq >= 1 && len(out) < limit; seq-- {
-		e, ok, err := l.entryAt(ctx, account, seq)
-		if err != nil {
-			return out, err
-		}
-		if !ok {
-			return out, fmt.Errorf("read the points of %s: entry %d is missing", account, seq)
-		}
-		out = append(out, e)
+	n := int(min(int64(limit), max(start, 0)))
+	out := make([]Entry, n)
+	// The entries are read by _id, a few at a time: on the embedded store
+	// a read waits mostly on SQLite, and reads run side by side.
+	errs := make([]error, n)
+	sem := make(chan struct{}, statementReaders)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			seq := start - int64(i)
+			e, ok, err := l.entryAt(ctx, account, seq)
+			if err == nil && !ok {
+				err = fmt.Errorf("read the points of %s: entry %d is missing", account, seq)
+			}
+			out[i], errs[i] = e, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// statementReaders is how many entries of a statement are read at once.
+const statementReaders = 8

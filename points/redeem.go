@@ -643,6 +643,35 @@ func (s *Shelf) reserve(ctx context.Context, rider, rewardID, stationID, clientK
 		}
 		return Reservation{}, fmt.Errorf("reserve: %w", err)
 	}
+	// Another request with this key may have finished between the checks
+	// above and this marker: a reserve writes its reservation (or its end)
+	// before it removes its marker, so with the marker in, one of them
+	// shows now if it happened. Then this request is a retry: it undoes its
+	// marker and code and answers what the first did, claiming nothing.
+	if first, err := s.Reservation(ctx, rider, id); err == nil || !errors.Is(err, ErrReservationNotFound) {
+		if _, derr := s.open.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
+			return Reservation{}, fmt.Errorf("reserve: %w", derr)
+		}
+		if _, derr := s.codes.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); derr != nil {
+			return Reservation{}, fmt.Errorf("reserve: %w", derr)
+		}
+		if err != nil {
+			return Reservation{}, err
+		}
+		if first.Status == StatusAborted {
+			return first, fmt.Errorf("%w: reserve again", ErrAborted)
+		}
+		return first, nil
+	}
+	if ok, err := exists(ctx, s.ends, id); err != nil || ok {
+		if _, derr := s.open.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
+			return Reservation{}, fmt.Errorf("reserve: %w", derr)
+		}
+		if err != nil {
+			return Reservation{}, err
+		}
+		return Reservation{}, fmt.Errorf("%w: reserve again with a new request", ErrAborted)
+	}
 	giveBack := func(refs ...SlotRef) error {
 		for _, ref := range refs {
 			if err := s.releaseSlot(ctx, ref, id); err != nil {

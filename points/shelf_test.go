@@ -310,8 +310,16 @@ func TestShelfHaversine(t *testing.T) {
 	}
 }
 
+// TestShelfPicture runs on the embedded object store and on a real MinIO
+// (.ci/run starts one; without NUANXIN_TEST_MINIO the MinIO half is
+// skipped, and fails under CI).
 func TestShelfPicture(t *testing.T) {
-	e := newShelfEnv(t, storagetest.Blobs(t))
+	t.Run("embedded", func(t *testing.T) { testShelfPicture(t, storagetest.Blobs(t)) })
+	t.Run("minio", func(t *testing.T) { testShelfPicture(t, storagetest.MinIO(t)) })
+}
+
+func testShelfPicture(t *testing.T, blobs *storage.Blobs) {
+	e := newShelfEnv(t, blobs)
 	ctx := context.Background()
 	r := e.reward(t, CityScope, 5, 1, 1)
 	img := image.NewRGBA(image.Rect(0, 0, 40, 30))

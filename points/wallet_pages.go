@@ -92,6 +92,7 @@ type walletPage struct {
 	Debt          string
 	Level         string
 	NextLevel     string // "" at the top level
+	Badges        []string
 	Recent        []statementRow
 	ShowStatement bool
 }
@@ -172,6 +173,17 @@ func (p *walletPages) wallet(c *fiber.Ctx) error {
 	data := walletPage{W: v, Level: p.s.levelName(l, v.Earned)}
 	if _, next := LevelOf(v.Earned); next != nil {
 		data.NextLevel = l.T("wallet.next_level", levelWord(l, *next), next.Min-v.Earned)
+	}
+	h, err := p.s.Honour.Rider(c.UserContext(), me.UserID)
+	if err != nil {
+		return err
+	}
+	for _, b := range h.Badges {
+		name := b.ZH
+		if l.Tag() == web.EN {
+			name = b.EN
+		}
+		data.Badges = append(data.Badges, name)
 	}
 	if v.Expiring > 0 && v.ExpiringFirst != nil {
 		data.Expiring = l.T("wallet.expiring", v.Expiring, v.ExpiringFirst.Add(-1).In(p.k.Zone()).Format("2006-01-02"))
