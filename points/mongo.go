@@ -89,9 +89,9 @@ func Indexes() []storage.Index {
 // # Refusals
 //
 // A rider's debit is checked against the chain's head before anything is
-// written, with this instance's writers of that chain held off (so inside
-// one instance the check is exact and a refused spend writes nothing, and a
-// retry may succeed later). A writer in another instance may still spend the
+// written, counting the debits this instance has in flight on that chain
+// (claim): inside one instance the check is exact, a refused spend writes
+// nothing, and a retry may succeed later. A writer in another instance may still spend the
 // points between that check and step 3; then the refusal is decided on the
 // chain itself: the debit leg is appended as an entry of amount 0 marked
 // Refused, which takes the leg's unique id, so no later attempt (a retry or
@@ -101,18 +101,24 @@ func Indexes() []storage.Index {
 //
 // # Contention
 //
-// Writers of one chain inside an instance are serialized by a lock keyed
-// by the account, leaving only the race between instances to the unique
-// _id: on the embedded store a chain raced for by many writers in one
-// process collapses (see DESIGN.md). Each instance remembers the last entry
-// it saw of each chain and appends after it without reading: if another
-// instance appended meanwhile, the insert collides and the writer reads on.
-// A post that this instance can check from what it remembers therefore
-// reads nothing: six inserts and one delete. That matters on the embedded
-// FerretDB 1.24, where a find by _id is pushed down to SQLite but does not
-// use the _id index (its query says _ferretdb_sjson->'$._id', the index
-// _ferretdb_sjson->"_id"), so it scans the table: measured 1, 2.4 and
-// 3.9 ms at 300, 600 and 900 documents. Unique inserts do use the index.
+// Appends to one chain inside an instance take turns through the chain's
+// queue, leaving only the race between instances to the unique _id: on the
+// embedded store a chain raced for by many writers in one process collapses
+// (see DESIGN.md). The legs waiting in the queue are appended together, and
+// the concurrent posts' other writes (markers, movements, leg records) are
+// joined per collection (group.go): each write to the embedded store is a
+// synced SQLite transaction and SQLite commits one at a time, so joining
+// them is what lets a hot account take hundreds of spends a second. The
+// balance check does not hold the chain: it claims the debit against this
+// instance's posts in flight (claim), so it stays exact.
+//
+// Each instance remembers the last entry it saw of each chain and appends
+// after it without reading: if another instance appended meanwhile, the
+// insert collides and the writer reads on. A post that this instance can
+// check from what it remembers therefore reads nothing: six inserts and one
+// delete. Entries read are kept in memory (they never change). The
+// embedded store's lookups by _id use the index storage.Stores.IndexIDs
+// adds; unique inserts always did.
 type Ledger struct {
 	entries, movements, legs, open, due *mongo.Collection
 	log                                 *slog.Logger
@@ -123,7 +129,13 @@ type Ledger struct {
 	// of a movement: a test stops the goroutine there as a kill would.
 	stopAt func(point string)
 
-	locks storage.KeyedLocks[struct{}] // one chain's writers take turns in this instance
+	// queues holds, per account with appends in flight, the legs waiting
+	// to be appended to its chain (see appendQueued).
+	qmu    sync.Mutex
+	queues map[string]*chainQueue
+
+	// Writes of concurrent posts to one collection, joined (see combiner).
+	openIns, movementIns, legIns, openDel *combiner
 
 	mu    sync.Mutex
 	heads map[string]Entry // account → an entry known to exist, where to look for the head
@@ -145,12 +157,14 @@ type Ledger struct {
 // NewLedger builds a ledger on db. The indexes of Indexes must exist
 // (storage.EnsureIndexes) before it writes.
 func NewLedger(db *mongo.Database, log *slog.Logger) *Ledger {
-	return &Ledger{
+	l := &Ledger{
 		entries: db.Collection(entriesCollection), movements: db.Collection(movementsCollection),
 		legs: db.Collection(legsCollection), open: db.Collection(openCollection), due: db.Collection(dueCollection),
 		log: log, now: func() time.Time { return time.Now().UTC() }, grace: 10 * time.Minute,
-		heads: map[string]Entry{}, seen: newEntryCache(), inflight: map[string]int64{},
+		heads: map[string]Entry{}, seen: newEntryCache(), inflight: map[string]int64{}, queues: map[string]*chainQueue{},
 	}
+	l.openIns, l.movementIns, l.legIns, l.openDel = inserts(l.open), inserts(l.movements), inserts(l.legs), deletes(l.open)
+	return l
 }
 
 // maxSeen bounds the entries a ledger keeps in memory: about 400 bytes
@@ -372,11 +386,11 @@ func (l *Ledger) post(ctx context.Context, m Movement) (Result, error) {
 	m.DebitFrom, m.CreditFrom = dh.Seq, ch.Seq
 	m.At = l.now()
 
-	if _, err := l.open.InsertOne(ctx, openMarker{Key: m.Key, At: m.At}); err != nil && !storage.IsDuplicateKey(err) {
+	if err := l.openIns.do(ctx, openMarker{Key: m.Key, At: m.At}); err != nil && !storage.IsDuplicateKey(err) {
 		return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 	}
 	l.at("open")
-	if _, err := l.movements.InsertOne(ctx, m); err != nil {
+	if err := l.movementIns.do(ctx, m); err != nil {
 		if !storage.IsDuplicateKey(err) {
 			return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 		}
@@ -529,12 +543,11 @@ func (l *Ledger) finish(ctx context.Context, m Movement, debit Entry, fresh bool
 			}
 		}
 	}
-	del, err := l.open.DeleteOne(ctx, bson.D{{Key: "_id", Value: m.Key}})
-	if err != nil {
+	if err := l.openDel.do(ctx, m.Key); err != nil {
 		return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 	}
-	if del.DeletedCount > 0 {
-		l.at("closed")
+	if fresh {
+		l.at("closed") // this call wrote the marker and removed it
 	}
 	if res.Refused {
 		if m.After > 0 && debit.Seq != m.After+1 {
@@ -575,16 +588,15 @@ func (l *Ledger) leg(ctx context.Context, m Movement, side string, c *claimed, f
 	case !errors.Is(err, mongo.ErrNoDocuments):
 		return Entry{}, fmt.Errorf("movement %q: read its %s leg: %w", m.Key, side, err)
 	}
-	// Only the append needs the chain to itself: in this instance, the
-	// chain's writers take turns for it (see Ledger, "Contention").
-	_, unlock := l.locks.Lock(account)
-	e, err := l.appendLeg(ctx, m, side, account, c)
-	unlock()
+	e, recorded, err := l.appendQueued(ctx, m, side, account, c)
 	if err != nil {
 		return Entry{}, err
 	}
+	if recorded {
+		return e, nil
+	}
 	l.at(side)
-	_, err = l.legs.InsertOne(ctx, legRecord{ID: id, Account: account, Seq: e.Seq, Refused: e.Refused})
+	err = l.legIns.do(ctx, legRecord{ID: id, Account: account, Seq: e.Seq, Refused: e.Refused})
 	if err != nil && !storage.IsDuplicateKey(err) {
 		return Entry{}, fmt.Errorf("movement %q: record its %s leg: %w", m.Key, side, err)
 	}
@@ -661,13 +673,8 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 	}
 	for range maxTries {
 		e, err := next(h, m, side)
-		if side == sideDebit && (errors.Is(err, ErrInsufficient) || errors.Is(err, ErrOverflow) || errors.Is(err, ErrStale)) {
-			// Decided on the chain, so that it is decided once: see Ledger.
-			e = Entry{
-				ID: entryID(account, h.Seq+1), Account: account, Seq: h.Seq + 1,
-				Balance: h.Balance, Held: h.Held, In: h.In, Earned: h.Earned, Movement: m.Key, Leg: legID(m.Key, side),
-				Counter: m.Credit, Kind: m.Kind, Ref: m.Ref, Refused: true, Note: m.Note, At: m.At,
-			}
+		if refusedOnChain(side, err) {
+			e = refusedEntry(h, m, account)
 		} else if err != nil {
 			return Entry{}, fmt.Errorf("movement %q: %w", m.Key, err)
 		}
@@ -703,6 +710,23 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 		}
 	}
 	return Entry{}, fmt.Errorf("%w: gave up appending to %s after %d tries", ErrBusy, account, maxTries)
+}
+
+// refusedOnChain says whether a leg that next refused is appended as a
+// refusal: a debit's refusal is decided on the chain, so that it is decided
+// once (see Ledger); any other error leaves nothing to append.
+func refusedOnChain(side string, err error) bool {
+	return side == sideDebit && (errors.Is(err, ErrInsufficient) || errors.Is(err, ErrOverflow) || errors.Is(err, ErrStale))
+}
+
+// refusedEntry is the entry that records a refused debit after h: it
+// moves nothing and takes the leg's unique id.
+func refusedEntry(h Entry, m Movement, account string) Entry {
+	return Entry{
+		ID: entryID(account, h.Seq+1), Account: account, Seq: h.Seq + 1,
+		Balance: h.Balance, Held: h.Held, In: h.In, Earned: h.Earned, Movement: m.Key, Leg: legID(m.Key, sideDebit),
+		Counter: m.Credit, Kind: m.Kind, Ref: m.Ref, Refused: true, Note: m.Note, At: m.At,
+	}
 }
 
 // findLeg reads a chain forward from from+1 by _id to the entry of a leg
