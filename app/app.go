@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), council.MemberIndexes(), council.FeedbackIndexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -196,6 +196,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		return nil, err
 	}
 	a.Stations = council.NewService(stores.DB, a.Enforcer, stationAdminLookup(a.Accounts), log)
+	if err := a.Stations.Load(ctx); err != nil {
+		return nil, err
+	}
 	enforcer := a.Enforcer
 	a.Inbox = inbox.NewService(stores.DB, func() []string { return enforcer.UsersWith(policy.RoleAdmin, policy.DomainAll) }, log)
 	a.Feed = reports.NewFeed(stores.DB, log)
@@ -276,6 +279,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Enforcer.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { a.Grid.Watch(bg, cfg.ReloadInterval) })
+	wg.Go(func() { a.Stations.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { every(bg, time.Hour, log, "prune sessions", a.Accounts.PruneSessions) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })

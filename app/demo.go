@@ -57,9 +57,18 @@ func seedDemo(ctx context.Context, out io.Writer, acc *accounts.Service, g *grid
 		}
 	}
 	stations := []council.NewStation{
-		{Name: "五一广场暖新驿站", Address: "芙蓉区五一大道与黄兴路交叉口", Lat: 28.1960, Lng: 112.9770},
-		{Name: "橘子洲司机之家", Address: "岳麓区潇湘中路", Lat: 28.1870, Lng: 112.9600},
-		{Name: "长沙火车站暖新驿站", Address: "芙蓉区车站北路", Lat: 28.1950, Lng: 113.0100},
+		{Name: "五一广场暖新驿站", Address: "芙蓉区五一大道与黄兴路交叉口", Lat: 28.1960, Lng: 112.9770,
+			Hours: council.EveryDay("24h"), Facilities: []string{council.FacilitySeats, council.FacilityDrinkingWater, council.FacilityCharging,
+				council.FacilityFirstAid, council.FacilityWiFi, council.FacilityMicrowave, council.FacilityToilet},
+			Services: []string{council.ServiceLegalAdvice, council.ServiceMediation}},
+		{Name: "橘子洲司机之家", Address: "岳麓区潇湘中路", Lat: 28.1870, Lng: 112.9600,
+			Hours: council.EveryDay("07:00-22:00"), Facilities: []string{council.FacilitySeats, council.FacilityDrinkingWater,
+				council.FacilityCharging, council.FacilityToilet, council.FacilityCanteen},
+			Services: []string{council.ServiceSocialInsurance}},
+		{Name: "长沙火车站暖新驿站", Address: "芙蓉区车站北路", Lat: 28.1950, Lng: 113.0100,
+			Hours: council.EveryDay("06:00-23:30"), Facilities: []string{council.FacilitySeats, council.FacilityDrinkingWater,
+				council.FacilityCharging, council.FacilityFirstAid, council.FacilityHealthCorner},
+			Services: []string{council.ServiceSkillsClasses}},
 	}
 	existing, err := st.List(ctx)
 	if err != nil {

@@ -13,14 +13,35 @@ import (
 )
 
 // Station is a rest station where riders rest, charge, and redeem points.
+// Its directory entry (hours, facilities, services, photos, open or closed)
+// is kept current by its station admins; see directory.go.
 type Station struct {
-	ID        string    `bson:"_id" json:"id"`
-	Name      string    `bson:"name" json:"name"`
-	Address   string    `bson:"address" json:"address"`
-	Lat       float64   `bson:"lat" json:"lat"`
-	Lng       float64   `bson:"lng" json:"lng"`
-	Admins    []string  `bson:"admins" json:"admins" doc:"Account ids of the station admins"`
-	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	ID      string  `bson:"_id" json:"id"`
+	Name    string  `bson:"name" json:"name"`
+	Address string  `bson:"address" json:"address"`
+	Lat     float64 `bson:"lat" json:"lat" doc:"WGS-84 latitude"`
+	Lng     float64 `bson:"lng" json:"lng" doc:"WGS-84 longitude"`
+	// Open is the admins' switch: a closed station is never open now,
+	// whatever its hours say.
+	Open       bool      `bson:"open" json:"open" doc:"Whether admins have the station open; a closed station is never open now"`
+	Hours      Hours     `bson:"hours" json:"hours" doc:"Opening hours per weekday, Asia/Shanghai time"`
+	Facilities []string  `bson:"facilities" json:"facilities" doc:"Facility codes, from a fixed set"`
+	Services   []string  `bson:"services" json:"services" doc:"Service codes, from a fixed set"`
+	Photos     []string  `bson:"photos" json:"photos" doc:"Object keys of the station's photos"`
+	Admins     []string  `bson:"admins" json:"admins" doc:"Account ids of the station admins"`
+	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at,omitempty" json:"updated_at,omitzero"`
+}
+
+// withEmptyLists turns the lists a document may lack (stations stored before
+// the directory existed) into empty ones, so clients see [] and not null.
+func (s Station) withEmptyLists() Station {
+	for _, l := range []*[]string{&s.Facilities, &s.Services, &s.Photos, &s.Admins} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return s
 }
 
 // Errors.
@@ -38,12 +59,16 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// NewStation is what an admin sends to open a station.
+// NewStation is what an admin sends to open a station. The directory
+// fields are optional: the station's admins can fill them in later (Update).
 type NewStation struct {
-	Name    string
-	Address string
-	Lat     float64
-	Lng     float64
+	Name       string
+	Address    string
+	Lat        float64
+	Lng        float64
+	Hours      Hours
+	Facilities []string
+	Services   []string
 }
 
 func (in NewStation) clean() (NewStation, error) {
@@ -59,6 +84,16 @@ func (in NewStation) clean() (NewStation, error) {
 	}
 	if math.IsNaN(in.Lng) || in.Lng < -180 || in.Lng > 180 {
 		return in, &ValidationError{Field: "lng", Reason: "longitude must be between -180 and 180"}
+	}
+	var err error
+	if in.Hours, err = in.Hours.clean(); err != nil {
+		return in, err
+	}
+	if in.Facilities, err = cleanCodes("facilities", in.Facilities, facilityCodes); err != nil {
+		return in, err
+	}
+	if in.Services, err = cleanCodes("services", in.Services, serviceCodes); err != nil {
+		return in, err
 	}
 	return in, nil
 }

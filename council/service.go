@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,17 +33,23 @@ type Roles interface {
 // StationAdminLookup reports whether id is an enabled station-admin account.
 type StationAdminLookup func(ctx context.Context, id string) (bool, error)
 
-// Service manages stations.
+// Service manages stations and keeps this instance's station directory
+// (see directory.go): call Load at start and run Watch.
 type Service struct {
 	coll    *mongo.Collection
+	meta    *mongo.Collection
 	roles   Roles
 	isAdmin StationAdminLookup
 	log     *slog.Logger
+	dir     directory
+	writeMu sync.Mutex // one station update at a time in this instance; see writeStation
 }
 
-// NewService builds the council service.
+// NewService builds the council service with an empty directory; Load fills it.
 func NewService(db *mongo.Database, roles Roles, isAdmin StationAdminLookup, log *slog.Logger) *Service {
-	return &Service{coll: db.Collection(stationsCollection), roles: roles, isAdmin: isAdmin, log: log}
+	s := &Service{coll: db.Collection(stationsCollection), meta: db.Collection(stationsMetaCollection), roles: roles, isAdmin: isAdmin, log: log}
+	s.dir.snap.Store(newDirSnapshot("", map[string]Station{}))
+	return s
 }
 
 // Create opens a station. Errors: *ValidationError, ErrNameTaken.
@@ -51,13 +58,18 @@ func (s *Service) Create(ctx context.Context, in NewStation) (Station, error) {
 	if err != nil {
 		return Station{}, err
 	}
-	st := Station{ID: bson.NewObjectID().Hex(), Name: in.Name, Address: in.Address, Lat: in.Lat, Lng: in.Lng, Admins: []string{}, CreatedAt: time.Now().UTC()}
+	st := Station{
+		ID: bson.NewObjectID().Hex(), Name: in.Name, Address: in.Address, Lat: in.Lat, Lng: in.Lng,
+		Open: true, Hours: in.Hours, Facilities: in.Facilities, Services: in.Services,
+		Photos: []string{}, Admins: []string{}, CreatedAt: time.Now().UTC(),
+	}.withEmptyLists()
 	if _, err := s.coll.InsertOne(ctx, st); err != nil {
 		if storage.IsDuplicateKey(err) {
 			return Station{}, ErrNameTaken
 		}
 		return Station{}, fmt.Errorf("insert station: %w", err)
 	}
+	s.changed(ctx, st)
 	return st, nil
 }
 
@@ -70,6 +82,9 @@ func (s *Service) List(ctx context.Context) ([]Station, error) {
 	out := []Station{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list stations: %w", err)
+	}
+	for i := range out {
+		out[i] = out[i].withEmptyLists()
 	}
 	return out, nil
 }
@@ -84,7 +99,7 @@ func (s *Service) Get(ctx context.Context, id string) (Station, error) {
 	if err != nil {
 		return Station{}, fmt.Errorf("find station: %w", err)
 	}
-	return st, nil
+	return st.withEmptyLists(), nil
 }
 
 // AddAdmin makes an enabled station-admin account an admin of the station.
@@ -108,5 +123,10 @@ func (s *Service) AddAdmin(ctx context.Context, stationID, userID string) (Stati
 	if _, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: stationID}}, bson.D{{Key: "$addToSet", Value: bson.D{{Key: "admins", Value: userID}}}}); err != nil {
 		return Station{}, fmt.Errorf("record station admin: %w", err)
 	}
-	return s.Get(ctx, stationID)
+	st, err := s.Get(ctx, stationID)
+	if err != nil {
+		return Station{}, err
+	}
+	s.changed(ctx, st)
+	return st, nil
 }
