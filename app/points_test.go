@@ -310,3 +310,61 @@ func walletOf(c *client) walletView {
 func loginAs(t *testing.T, base, staffLogin string) *client {
 	return login(t, base, staffLogin, "staff-password")
 }
+
+// TestStationDirectoryAPI: a rider finds the nearest stations, open ones
+// first, with navigation links; a station admin changes their own
+// station's hours and no other's; an admin closes a station, which then
+// comes after the open ones.
+func TestStationDirectoryAPI(t *testing.T) {
+	w := newReportWorld(t)
+	ids := map[string]string{}
+	admins := map[string]*client{}
+	for i, st := range []struct {
+		name     string
+		lat, lng float64
+	}{{"近站", 28.1960, 112.9770}, {"远站", 28.2300, 112.9300}} {
+		var out struct{ ID string }
+		w.admin.must("POST", "/api/v1/stations", map[string]any{"name": st.name, "lat": st.lat, "lng": st.lng}, &out, 201)
+		u := createStaff(t, w.admin, fmt.Sprintf("dir-admin-%d", i), "station_admin")
+		w.admin.must("POST", "/api/v1/stations/"+out.ID+"/admins", map[string]string{"user_id": u.ID}, nil, 200)
+		ids[st.name], admins[st.name] = out.ID, loginAs(t, w.base, fmt.Sprintf("dir-admin-%d", i))
+	}
+	// Both open all day.
+	for name, c := range admins {
+		c.must("PATCH", "/api/v1/stations/"+ids[name], map[string]any{"hours": map[string]string{
+			"mon": "24h", "tue": "24h", "wed": "24h", "thu": "24h", "fri": "24h", "sat": "24h", "sun": "24h"}}, nil, 200)
+	}
+	if got := admins["远站"].do("PATCH", "/api/v1/stations/"+ids["近站"], map[string]any{"name": "改名"}, nil); got != 403 {
+		t.Errorf("another station's admin renaming it: %d, want 403", got)
+	}
+	if got := admins["近站"].do("POST", "/api/v1/stations/"+ids["近站"]+"/close", nil, nil); got != 403 {
+		t.Errorf("a station admin closing their station: %d, want 403 (admins open and close)", got)
+	}
+	type near struct {
+		Stations []struct {
+			Station struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"station"`
+			DistanceM float64 `json:"distance_m"`
+			OpenNow   bool    `json:"open_now"`
+			Nav       map[string]string
+		} `json:"stations"`
+	}
+	var n near
+	w.rider.must("GET", "/api/v1/stations/nearest?lat=28.1955&lng=112.9765", nil, &n, 200)
+	if len(n.Stations) != 2 || n.Stations[0].Station.Name != "近站" || !n.Stations[0].OpenNow || n.Stations[0].DistanceM > 200 {
+		t.Fatalf("nearest = %+v, want 近站 first, open, within 200 m", n.Stations)
+	}
+	if len(n.Stations[0].Nav) < 4 {
+		t.Errorf("navigation links: %v, want geo:, Amap, Baidu and Tencent", n.Stations[0].Nav)
+	}
+	w.admin.must("POST", "/api/v1/stations/"+ids["近站"]+"/close", nil, nil, 200)
+	w.rider.must("GET", "/api/v1/stations/nearest?lat=28.1955&lng=112.9765", nil, &n, 200)
+	if n.Stations[0].Station.Name != "远站" || n.Stations[1].OpenNow {
+		t.Errorf("after closing 近站: %+v, want the open 远站 first", n.Stations)
+	}
+	if got := w.rider.do("GET", "/api/v1/stations/nearest?lat=91&lng=112", nil, nil); got != 422 {
+		t.Errorf("a latitude of 91: %d, want 422", got)
+	}
+}

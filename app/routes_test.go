@@ -34,6 +34,8 @@ var allowedRoles = map[policy.Permission][]string{
 	"user:disable":       {"admin"},
 	"station:create":     {"admin"},
 	"station:assign":     {"admin"},
+	"station:manage":     {"station_admin", "admin"},
+	"station:open":       {"admin"},
 	"inbox:read":         {"rider", "officer", "officer_unassigned", "station_admin", "admin"},
 	"live:read":          {"rider", "officer", "officer_unassigned", "station_admin", "admin"},
 	"category:list":      {"rider", "officer", "officer_unassigned", "station_admin", "admin"},
@@ -129,7 +131,7 @@ func TestRouteTable(t *testing.T) {
 				// decision there (another station is refused by the handler,
 				// which TestStationAdminOnlyAtTheirStation checks).
 				path := fillPath(r.Path)
-				for _, prefix := range []string{"/station/:id/", "/api/v1/points/stations/:station/"} {
+				for _, prefix := range []string{"/station/:id/", "/api/v1/points/stations/:station/", "/api/v1/stations/:id"} {
 					if rest, ok := strings.CutPrefix(r.Path, prefix); ok {
 						path = fillPath(strings.NewReplacer(":id", st.ID, ":station", st.ID).Replace(prefix) + rest)
 					}

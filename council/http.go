@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -16,11 +17,16 @@ const (
 	PermList   policy.Permission = "station:list"
 	PermCreate policy.Permission = "station:create"
 	PermAssign policy.Permission = "station:assign"
+	// PermManage lets a station admin keep their station's details; the
+	// handler checks it in the station's domain.
+	PermManage policy.Permission = "station:manage"
+	// PermOpen opens and closes stations (admins).
+	PermOpen policy.Permission = "station:open"
 )
 
 // Routes mounts the stations API.
 func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
-	h := &handlers{svc: svc, log: log}
+	h := &handlers{svc: svc, gate: gate, log: log}
 	policy.Register(api, gate, PermList, huma.Operation{
 		OperationID: "list-stations", Method: http.MethodGet, Path: "/api/v1/stations", Tags: []string{"stations"},
 		Summary: "Rest stations",
@@ -33,11 +39,104 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		OperationID: "add-station-admin", Method: http.MethodPost, Path: "/api/v1/stations/{id}/admins", Tags: []string{"stations"},
 		Summary: "Make a station-admin account an admin of the station", Errors: []int{404, 422},
 	}, h.addAdmin)
+	policy.Register(api, gate, PermList, huma.Operation{
+		OperationID: "nearest-stations", Method: http.MethodGet, Path: "/api/v1/stations/nearest", Tags: []string{"stations"},
+		Summary:     "The stations nearest a position (WGS-84), open ones first, with navigation links",
+		Description: "The Amap, Baidu and Tencent links carry the position converted to the coordinates each app reads (GCJ-02, BD-09), so they land on the station.",
+		Errors:      []int{422},
+	}, h.nearest)
+	policy.Register(api, gate, PermManage, huma.Operation{
+		OperationID: "update-station", Method: http.MethodPatch, Path: "/api/v1/stations/{id}", Tags: []string{"stations"},
+		Summary: "Change a station's details (its admins): name, address, position, hours, facilities, services", Errors: []int{403, 404, 409, 422},
+	}, h.update)
+	policy.Register(api, gate, PermOpen, huma.Operation{
+		OperationID: "open-station", Method: http.MethodPost, Path: "/api/v1/stations/{id}/open", Tags: []string{"stations"},
+		Summary: "Open a station (admins)", Errors: []int{404},
+	}, h.open)
+	policy.Register(api, gate, PermOpen, huma.Operation{
+		OperationID: "close-station", Method: http.MethodPost, Path: "/api/v1/stations/{id}/close", Tags: []string{"stations"},
+		Summary: "Close a station (admins): it is no longer open now, whatever its hours", Errors: []int{404},
+	}, h.close)
+}
+
+type nearestInput struct {
+	Lat   float64 `query:"lat" minimum:"-90" maximum:"90" required:"true"`
+	Lng   float64 `query:"lng" minimum:"-180" maximum:"180" required:"true"`
+	Limit int     `query:"limit" minimum:"1" maximum:"50" default:"10"`
+}
+
+type nearestOutput struct {
+	Body struct {
+		Stations []NearStation `json:"stations"`
+	}
+}
+
+func (h *handlers) nearest(ctx context.Context, in *nearestInput) (*nearestOutput, error) {
+	ns, err := h.svc.Nearest(ctx, in.Lat, in.Lng, in.Limit, time.Now())
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &nearestOutput{}
+	out.Body.Stations = ns
+	if out.Body.Stations == nil {
+		out.Body.Stations = []NearStation{}
+	}
+	return out, nil
+}
+
+// updateInput is what a station admin may change through the API. Photos
+// are not among it: they will come through an upload that checks them, not
+// as object keys a client names.
+type updateInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Name       *string   `json:"name,omitempty" maxLength:"200"`
+		Address    *string   `json:"address,omitempty" maxLength:"1000"`
+		Lat        *float64  `json:"lat,omitempty" minimum:"-90" maximum:"90"`
+		Lng        *float64  `json:"lng,omitempty" minimum:"-180" maximum:"180"`
+		Hours      *Hours    `json:"hours,omitempty"`
+		Facilities *[]string `json:"facilities,omitempty" maxItems:"20"`
+		Services   *[]string `json:"services,omitempty" maxItems:"20"`
+	}
+}
+
+func (h *handlers) update(ctx context.Context, in *updateInput) (*stationOutput, error) {
+	if err := h.gate.Check(ctx, PermManage, policy.StationDomain(in.ID)); err != nil {
+		return nil, huma.Error403Forbidden("Only an admin of this station may change its details.")
+	}
+	b := in.Body
+	st, err := h.svc.Update(ctx, in.ID, StationChange{Name: b.Name, Address: b.Address, Lat: b.Lat, Lng: b.Lng,
+		Hours: b.Hours, Facilities: b.Facilities, Services: b.Services})
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &stationOutput{Body: st}, nil
+}
+
+type stationIDInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+func (h *handlers) open(ctx context.Context, in *stationIDInput) (*stationOutput, error) {
+	return h.setOpen(ctx, in.ID, true)
+}
+
+func (h *handlers) close(ctx context.Context, in *stationIDInput) (*stationOutput, error) {
+	return h.setOpen(ctx, in.ID, false)
+}
+
+func (h *handlers) setOpen(ctx context.Context, id string, open bool) (*stationOutput, error) {
+	st, err := h.svc.SetOpen(ctx, id, open)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &stationOutput{Body: st}, nil
 }
 
 type handlers struct {
-	svc *Service
-	log *slog.Logger
+	svc  *Service
+	gate *policy.Gate
+	log  *slog.Logger
 }
 
 type stationsOutput struct {
