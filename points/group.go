@@ -172,7 +172,7 @@ func (l *Ledger) writeBatch(ctx context.Context, account string, batch []*legReq
 	}
 	records := make([]any, len(entries))
 	for i, e := range entries {
-		l.remember(e, reqs[i].c)
+		l.rememberAppended(e, reqs[i].c)
 		l.seen.Add(e.ID, e)
 		records[i] = legRecord{ID: e.Leg, Account: account, Seq: e.Seq, Refused: e.Refused}
 	}

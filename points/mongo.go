@@ -195,17 +195,27 @@ const maxTries = 1000
 // forgotten and found again.
 const maxHeads = 10_000
 
-func (l *Ledger) remember(e Entry, c *claimed) {
+// remember remembers an entry read from the store (see rememberEntry).
+func (l *Ledger) remember(e Entry, c *claimed) { l.rememberEntry(e, c, false) }
+
+// rememberAppended remembers an entry this instance just appended.
+func (l *Ledger) rememberAppended(e Entry, c *claimed) { l.rememberEntry(e, c, true) }
+
+// rememberEntry keeps e as the account's head if it is newer than the one
+// kept, and ends the claim c. The claim ends in the same step as the head
+// that holds its debit is kept: a claim check never counts the debit twice
+// nor misses it. For the same reason an entry read from the store is not
+// kept while the account has claims in flight: the chain up to it may hold
+// a debit of this instance whose claim has not ended yet (appended, not yet
+// kept). An entry this instance appended (appended) is safe: this
+// instance's appends to a chain are kept in the order they are made, each
+// ending its own claim. (A head is only where to start looking, so not
+// keeping one costs at most a read.)
+func (l *Ledger) rememberEntry(e Entry, c *claimed, appended bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// The claim ends as the head that holds its debit is remembered, in one
-	// step: a claim check never counts the debit twice nor misses it. For
-	// the same reason a head read from the store is not remembered while
-	// the account has claims in flight: it may hold a claimed debit whose
-	// claim has not ended yet. (A remembered head is only where to start
-	// looking, so not remembering one costs at most a read.)
 	c.releaseLocked()
-	if c == nil && l.inflight[e.Account] > 0 {
+	if !appended && l.inflight[e.Account] > 0 {
 		return
 	}
 	if len(l.heads) >= maxHeads {
@@ -680,7 +690,7 @@ func (l *Ledger) appendLeg(ctx context.Context, m Movement, side, account string
 		}
 		_, err = l.entries.InsertOne(ctx, e)
 		if err == nil {
-			l.remember(e, c)
+			l.rememberAppended(e, c)
 			l.seen.Add(e.ID, e)
 			return e, nil
 		}
