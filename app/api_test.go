@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,6 +48,31 @@ func rawRequest(t *testing.T, method, url, ctype, token string, body []byte) (*h
 	return resp, data
 }
 
+// headersOnly sends a request's headers, announcing the whole body's
+// length, and the first 16 KB of the body (more than the server reads with
+// the headers), then reads the answer.
+func headersOnly(t *testing.T, base, method, path, ctype, body string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		method, path, strings.TrimPrefix(base, "http://"), ctype, len(body))
+	if _, err := conn.Write([]byte(head + body[:16<<10])); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
 // TestBadInputAnswersProblem sends what a careless or hostile client sends
 // and checks each gets a 4xx problem+json whose detail a person can act on.
 func TestBadInputAnswersProblem(t *testing.T) {
@@ -84,7 +112,17 @@ func TestBadInputAnswersProblem(t *testing.T) {
 			if c.auth {
 				tok = admin.token
 			}
-			resp, body := rawRequest(t, c.method, base+c.path, c.ctype, tok, []byte(c.body))
+			var resp *http.Response
+			var body []byte
+			if len(c.body) > 1<<20 {
+				// The server answers an over-limit body from its headers and
+				// closes the connection unread; a client still writing the
+				// body may see the reset before the answer. Send the headers
+				// and a start of the body, as a slow client would, and read.
+				resp, body = headersOnly(t, base, c.method, c.path, c.ctype, c.body)
+			} else {
+				resp, body = rawRequest(t, c.method, base+c.path, c.ctype, tok, []byte(c.body))
+			}
 			if resp.StatusCode != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, body)
 			}
