@@ -332,7 +332,10 @@ func applyEntry(it Item, e FeedbackEntry) Item {
 }
 
 // project writes the item's state, unless a later one is there. Only a
-// projection: readers repair it from the timeline, so a failure is logged.
+// projection: the timeline's unique inserts decide each change, and fresh
+// reads past the projection to the timeline's head on every Get, so a
+// failure, or a race the non-atomic condition loses on the embedded store,
+// is logged and repaired by the next read.
 func (f *Feedback) project(ctx context.Context, it Item) {
 	_, err := f.items.UpdateOne(ctx, bson.D{{Key: "_id", Value: it.ID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: it.Seq}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: it.Seq}, {Key: "status", Value: it.Status}, {Key: "answer", Value: it.Answer},
@@ -439,6 +442,10 @@ func (f *Feedback) Support(ctx context.Context, itemID, member string) (int, err
 	if err != nil {
 		return 0, err
 	}
+	// A projection, not a guard: the count is the tally chain's head (one
+	// entry per support, claimed by unique insert), which fresh reads on
+	// every Get. The condition is not atomic on the embedded store, so a
+	// lower count may win a race here; nothing reads it as the truth.
 	if _, err := f.items.UpdateOne(ctx, bson.D{{Key: "_id", Value: itemID}, {Key: "supports", Value: bson.D{{Key: "$lt", Value: count}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "supports", Value: count}}}}); err != nil {
 		f.logger.Warn("council: project support count", "item", itemID, "err", err)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -214,125 +212,4 @@ func onlyDuplicates(err error) bool {
 		}
 	}
 	return true
-}
-
-// combiner joins the single-document writes that concurrent posts make to
-// one collection into one write: the first writer to arrive leads, takes
-// what is queued, writes it in one call (one transaction on the embedded
-// store) and answers each writer with its own outcome. As for the chain's
-// queue, the lead passes to the next waiter, so no writer waits for more
-// than the batch in front of it. A lone writer writes alone, as before.
-type combiner struct {
-	write func(ctx context.Context, docs []any) []error // one outcome per document
-
-	mu      sync.Mutex
-	pending []*combReq
-	leading bool
-}
-
-type combReq struct {
-	doc  any
-	done chan combDone // buffered
-	sent bool          // only the leader touches it
-}
-
-type combDone struct {
-	err  error
-	lead bool
-}
-
-func (c *combiner) do(ctx context.Context, doc any) error {
-	r := &combReq{doc: doc, done: make(chan combDone, 1)}
-	c.mu.Lock()
-	c.pending = append(c.pending, r)
-	lead := !c.leading
-	c.leading = true
-	c.mu.Unlock()
-	if !lead {
-		if d := <-r.done; !d.lead {
-			return d.err
-		}
-	}
-	c.lead(ctx)
-	return (<-r.done).err
-}
-
-func (c *combiner) lead(ctx context.Context) {
-	c.mu.Lock()
-	batch := c.pending
-	c.pending = nil
-	c.mu.Unlock()
-	defer func() {
-		for _, r := range batch {
-			if !r.sent {
-				r.sent = true
-				r.done <- combDone{err: errors.New("points: a write was interrupted; it is completed by Repair or the next delivery")}
-			}
-		}
-		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.leading = false
-		} else {
-			c.pending[0].done <- combDone{lead: true}
-		}
-		c.mu.Unlock()
-	}()
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-	defer cancel()
-	docs := make([]any, len(batch))
-	for i, r := range batch {
-		docs[i] = r.doc
-	}
-	errs := c.write(bctx, docs)
-	for i, r := range batch {
-		r.sent = true
-		r.done <- combDone{err: errs[i]}
-	}
-}
-
-// inserts combines InsertOne calls on coll: each document's outcome is its
-// own (a duplicate key fails only the document that collided, as a
-// mongo.WriteException that storage.IsDuplicateKey recognises).
-func inserts(coll *mongo.Collection) *combiner {
-	return &combiner{write: func(ctx context.Context, docs []any) []error {
-		errs := make([]error, len(docs))
-		if len(docs) == 1 {
-			_, errs[0] = coll.InsertOne(ctx, docs[0])
-			return errs
-		}
-		_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		var bwe mongo.BulkWriteException
-		switch {
-		case err == nil:
-		case errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0:
-			for _, we := range bwe.WriteErrors {
-				if we.Index >= 0 && we.Index < len(errs) {
-					errs[we.Index] = mongo.WriteException{WriteErrors: []mongo.WriteError{we.WriteError}}
-				}
-			}
-		default:
-			for i := range errs {
-				errs[i] = err
-			}
-		}
-		return errs
-	}}
-}
-
-// deletes combines DeleteOne-by-_id calls on coll into one DeleteMany.
-// Deleting a document that is not there is no error, as for DeleteOne.
-func deletes(coll *mongo.Collection) *combiner {
-	return &combiner{write: func(ctx context.Context, ids []any) []error {
-		var err error
-		if len(ids) == 1 {
-			_, err = coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: ids[0]}})
-		} else {
-			_, err = coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-		}
-		errs := make([]error, len(ids))
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
-	}}
 }

@@ -106,7 +106,7 @@ func Indexes() []storage.Index {
 // embedded store a chain raced for by many writers in one process collapses
 // (see DESIGN.md). The legs waiting in the queue are appended together, and
 // the concurrent posts' other writes (markers, movements, leg records) are
-// joined per collection (group.go): each write to the embedded store is a
+// joined per collection (group.go, storage.Joiner): each write to the embedded store is a
 // synced SQLite transaction and SQLite commits one at a time, so joining
 // them is what lets a hot account take hundreds of spends a second. The
 // balance check does not hold the chain: it claims the debit against this
@@ -134,8 +134,8 @@ type Ledger struct {
 	qmu    sync.Mutex
 	queues map[string]*chainQueue
 
-	// Writes of concurrent posts to one collection, joined (see combiner).
-	openIns, movementIns, legIns, openDel *combiner
+	// Writes of concurrent posts to one collection, joined (storage.Joiner).
+	openIns, movementIns, legIns, openDel *storage.Joiner
 
 	mu    sync.Mutex
 	heads map[string]Entry // account → an entry known to exist, where to look for the head
@@ -163,7 +163,8 @@ func NewLedger(db *mongo.Database, log *slog.Logger) *Ledger {
 		log: log, now: func() time.Time { return time.Now().UTC() }, grace: 10 * time.Minute,
 		heads: map[string]Entry{}, seen: newEntryCache(), inflight: map[string]int64{}, queues: map[string]*chainQueue{},
 	}
-	l.openIns, l.movementIns, l.legIns, l.openDel = inserts(l.open), inserts(l.movements), inserts(l.legs), deletes(l.open)
+	l.openIns, l.movementIns, l.legIns, l.openDel = storage.JoinInserts(l.open), storage.JoinInserts(l.movements),
+		storage.JoinInserts(l.legs), storage.JoinDeletes(l.open)
 	return l
 }
 
@@ -396,11 +397,11 @@ func (l *Ledger) post(ctx context.Context, m Movement) (Result, error) {
 	m.DebitFrom, m.CreditFrom = dh.Seq, ch.Seq
 	m.At = l.now()
 
-	if err := l.openIns.do(ctx, openMarker{Key: m.Key, At: m.At}); err != nil && !storage.IsDuplicateKey(err) {
+	if err := l.openIns.Do(ctx, openMarker{Key: m.Key, At: m.At}); err != nil && !storage.IsDuplicateKey(err) {
 		return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 	}
 	l.at("open")
-	if err := l.movementIns.do(ctx, m); err != nil {
+	if err := l.movementIns.Do(ctx, m); err != nil {
 		if !storage.IsDuplicateKey(err) {
 			return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 		}
@@ -553,7 +554,7 @@ func (l *Ledger) finish(ctx context.Context, m Movement, debit Entry, fresh bool
 			}
 		}
 	}
-	if err := l.openDel.do(ctx, m.Key); err != nil {
+	if err := l.openDel.Do(ctx, m.Key); err != nil {
 		return Result{}, fmt.Errorf("post movement %q: %w", m.Key, err)
 	}
 	if fresh {
@@ -606,7 +607,7 @@ func (l *Ledger) leg(ctx context.Context, m Movement, side string, c *claimed, f
 		return e, nil
 	}
 	l.at(side)
-	err = l.legIns.do(ctx, legRecord{ID: id, Account: account, Seq: e.Seq, Refused: e.Refused})
+	err = l.legIns.Do(ctx, legRecord{ID: id, Account: account, Seq: e.Seq, Refused: e.Refused})
 	if err != nil && !storage.IsDuplicateKey(err) {
 		return Entry{}, fmt.Errorf("movement %q: record its %s leg: %w", m.Key, side, err)
 	}

@@ -200,7 +200,7 @@ func (s *Service) castSecret(ctx context.Context, rec *openRecord, member string
 		if err != nil {
 			return Receipt{}, err
 		}
-		err = s.inserter(roll).do(ctx, rollEntry{ID: member, Pending: id, Since: s.now().UTC().Truncate(time.Millisecond)})
+		err = s.inserter(roll).Do(ctx, rollEntry{ID: member, Pending: id, Since: s.now().UTC().Truncate(time.Millisecond)})
 		if storage.IsDuplicateKey(err) {
 			s.releaseSlot(ctx, rec, id)
 			continue

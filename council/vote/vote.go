@@ -42,7 +42,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nuanxin/nuanxin/storage"
 )
@@ -287,7 +286,7 @@ type Service struct {
 	// cache of open records: immutable once written, so safe to keep.
 	mu     sync.Mutex
 	opened map[string]*openRecord
-	ins    map[string]*combiner // insert combiners per collection
+	ins    map[string]*storage.Joiner // insert joiners per collection
 
 	members storage.KeyedLocks[struct{}]
 	slots   sync.Map // proposal id → *slotPool (secret ballots)
@@ -307,7 +306,7 @@ func NewService(db *mongo.Database, log *slog.Logger) *Service {
 		now:       time.Now,
 		settle:    10 * time.Second,
 		opened:    map[string]*openRecord{},
-		ins:       map[string]*combiner{},
+		ins:       map[string]*storage.Joiner{},
 	}
 }
 
@@ -666,13 +665,13 @@ func (s *Service) ballots(id string) *mongo.Collection {
 	return s.db.Collection("vote_" + id + "_ballots")
 }
 
-// inserter returns the insert combiner of a collection.
-func (s *Service) inserter(c *mongo.Collection) *combiner {
+// inserter returns the insert joiner of a collection.
+func (s *Service) inserter(c *mongo.Collection) *storage.Joiner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ins := s.ins[c.Name()]
 	if ins == nil {
-		ins = inserts(c)
+		ins = storage.JoinInserts(c)
 		s.ins[c.Name()] = ins
 	}
 	return ins
@@ -707,7 +706,7 @@ func (s *Service) castOpen(ctx context.Context, rec *openRecord, member string, 
 		}
 		b := openBallot{ID: openBallotID(member, head.Seq+1), Member: member, Seq: head.Seq + 1, Choice: choice,
 			Receipt: newReceipt(), At: s.now().UTC().Truncate(time.Millisecond)}
-		err = s.inserter(coll).do(ctx, b)
+		err = s.inserter(coll).Do(ctx, b)
 		if storage.IsDuplicateKey(err) {
 			continue
 		}
@@ -755,111 +754,4 @@ func (s *Service) History(ctx context.Context, id, member string) ([]Receipt, er
 		}
 		out = append(out, Receipt{ProposalID: id, Code: b.Receipt, Choice: b.Choice, Closes: rec.Proposal.Closes})
 	}
-}
-
-// combiner joins concurrent single-document inserts into one collection
-// into one InsertMany (one transaction on the embedded store), as
-// points/group.go does: the first writer to arrive leads, writes what is
-// queued and answers each writer with its own outcome, then passes the
-// lead to the next waiter. A lone writer writes alone.
-type combiner struct {
-	write func(ctx context.Context, docs []any) []error
-
-	mu      sync.Mutex
-	pending []*combReq
-	leading bool
-}
-
-type combReq struct {
-	doc  any
-	done chan combDone // buffered
-	sent bool
-}
-
-type combDone struct {
-	err  error
-	lead bool
-}
-
-func (c *combiner) do(ctx context.Context, doc any) error {
-	r := &combReq{doc: doc, done: make(chan combDone, 1)}
-	c.mu.Lock()
-	c.pending = append(c.pending, r)
-	lead := !c.leading
-	c.leading = true
-	c.mu.Unlock()
-	if !lead {
-		if d := <-r.done; !d.lead {
-			return d.err
-		}
-	}
-	c.lead(ctx)
-	return (<-r.done).err
-}
-
-func (c *combiner) lead(ctx context.Context) {
-	c.mu.Lock()
-	batch := c.pending
-	c.pending = nil
-	c.mu.Unlock()
-	defer func() {
-		for _, r := range batch {
-			if !r.sent {
-				r.sent = true
-				r.done <- combDone{err: errors.New("vote: a write was interrupted; cast the vote again")}
-			}
-		}
-		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.leading = false
-		} else {
-			c.pending[0].done <- combDone{lead: true}
-		}
-		c.mu.Unlock()
-	}()
-	// The batch runs under the leader's deadline (every vote's deadline is
-	// the same moment, Closes+settle), not its cancellation.
-	bctx := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		bctx, cancel = context.WithDeadline(bctx, dl)
-		defer cancel()
-	}
-	docs := make([]any, len(batch))
-	for i, r := range batch {
-		docs[i] = r.doc
-	}
-	errs := c.write(bctx, docs)
-	for i, r := range batch {
-		r.sent = true
-		r.done <- combDone{err: errs[i]}
-	}
-}
-
-// inserts combines InsertOne calls on coll; a duplicate key fails only the
-// document that collided.
-func inserts(coll *mongo.Collection) *combiner {
-	return &combiner{write: func(ctx context.Context, docs []any) []error {
-		errs := make([]error, len(docs))
-		if len(docs) == 1 {
-			_, errs[0] = coll.InsertOne(ctx, docs[0])
-			return errs
-		}
-		_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		var bwe mongo.BulkWriteException
-		switch {
-		case err == nil:
-		case errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0:
-			for _, we := range bwe.WriteErrors {
-				if we.Index >= 0 && we.Index < len(errs) {
-					errs[we.Index] = mongo.WriteException{WriteErrors: []mongo.WriteError{we.WriteError}}
-				}
-			}
-		default:
-			for i := range errs {
-				errs[i] = err
-			}
-		}
-		return errs
-	}}
 }
