@@ -46,6 +46,7 @@ type App struct {
 	Feed     *reports.Feed
 	Inbox    *inbox.Service
 	Points   *points.Service
+	Council  *council.Hub
 
 	closeOnce sync.Once
 	closers   []func()
@@ -173,7 +174,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), council.MemberIndexes(), council.FeedbackIndexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), council.MemberIndexes(), council.FeedbackIndexes(), council.HubIndexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -213,6 +214,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	}
 	a.Points.Earner.TagsFor = awardTags(a.Grid, stations)
 	a.Points.Adjust.Riders = riderLookup(a.Accounts)
+	a.Council = newCouncil(a, log)
 	// Points take an event before the feed does, so that a page refreshed
 	// by the live stream (which follows the feed) shows the award.
 	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner}, {Name: "feed", Events: a.Feed}}
@@ -235,6 +237,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		}
 		if err := seedDemoPoints(ctx, a.Accounts, a.Points, stations); err != nil {
 			return nil, fmt.Errorf("seed demo points: %w", err)
+		}
+		if err := seedDemoCouncil(ctx, a.Accounts, a.Council); err != nil {
+			return nil, fmt.Errorf("seed demo council: %w", err)
 		}
 	}
 
@@ -284,6 +289,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
 	a.runPointsJobs(bg, &wg)
+	a.runCouncilJobs(bg, &wg)
 	// Collections created since the start get their _id index here.
 	wg.Go(func() {
 		every(bg, time.Minute, log, "index _id lookups of the embedded document store", func(ctx context.Context) error {

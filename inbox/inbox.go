@@ -40,9 +40,13 @@ type Notification struct {
 	Status   reports.Status `bson:"status" json:"status"`
 	Category string         `bson:"category" json:"category"`
 	Cell     string         `bson:"cell" json:"cell,omitempty"`
-	Why      string         `bson:"why" json:"why" doc:"why you got it: reporter, officer, backup, admin"`
-	At       time.Time      `bson:"at" json:"at"`
-	Read     bool           `bson:"read" json:"read"`
+	Why      string         `bson:"why" json:"why" doc:"why you got it: reporter, officer, backup, admin, member"`
+	// Subject and Link are set on notices that are not about a report
+	// (a council's votes and outcomes): what it is about, and its page.
+	Subject string    `bson:"subject,omitempty" json:"subject,omitempty"`
+	Link    string    `bson:"link,omitempty" json:"link,omitempty"`
+	At      time.Time `bson:"at" json:"at"`
+	Read    bool      `bson:"read" json:"read"`
 }
 
 // ErrNotFound is returned for a notification that is not the user's.
@@ -68,6 +72,34 @@ func (s *Service) Publish(ctx context.Context, e reports.Event) error {
 	for _, r := range s.recipients(e) {
 		n := s.Notification(e, r.user, r.why)
 		if _, err := s.coll.InsertOne(ctx, n); err != nil && !storage.IsDuplicateKey(err) {
+			return fmt.Errorf("store notification: %w", err)
+		}
+	}
+	return nil
+}
+
+// Notice is a message that is not about a report, for Tell.
+type Notice struct {
+	ID      string    // unique per notice: telling it again adds nothing
+	Kind    string    // chooses the text: "council_opened", "outcome_done"…
+	Subject string    // what it is about, such as a proposal's title
+	Link    string    // the page to open, such as "/proposals/<id>"
+	Users   []string  // who to tell
+	At      time.Time // zero: now
+}
+
+// Tell stores a notice for each of its users, once: the notification's id
+// is the notice's and the user's, so telling it again inserts nothing.
+func (s *Service) Tell(ctx context.Context, n Notice) error {
+	at := n.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	at = at.UTC().Truncate(time.Millisecond)
+	for _, u := range n.Users {
+		doc := Notification{ID: n.ID + "." + u, UserID: u, EventID: n.ID, Kind: reports.Action(n.Kind), Why: "member",
+			Subject: n.Subject, Link: n.Link, At: at}
+		if _, err := s.coll.InsertOne(ctx, doc); err != nil && !storage.IsDuplicateKey(err) {
 			return fmt.Errorf("store notification: %w", err)
 		}
 	}

@@ -63,8 +63,14 @@ type inboxItem struct {
 // noteText is a notification in words, from what happened and why the
 // reader was told.
 func (p *pages) noteText(l web.Lang, n Notification) string {
-	cat := reports.CategoryLabel(l, p.reports.Categories(), n.Category)
 	key := "note." + string(n.Kind)
+	if n.Link != "" {
+		if l.Has(key) {
+			return l.T(key, n.Subject)
+		}
+		return l.T("note.notice", n.Subject)
+	}
+	cat := reports.CategoryLabel(l, p.reports.Categories(), n.Category)
 	if n.Kind == reports.ActHandover && n.Why != "reporter" {
 		key = "note.handover_in"
 	}
@@ -86,6 +92,9 @@ func (p *pages) inbox(c *fiber.Ctx) error {
 	for _, n := range ns {
 		it := inboxItem{ID: url.PathEscape(n.ID), Text: p.noteText(l, n), When: p.k.When(n.At),
 			Href: "/reports/" + n.ReportID, Status: string(n.Status), StatusLabel: reports.StatusLabel(l, n.Status), Read: n.Read}
+		if n.Link != "" {
+			it.Href, it.Status, it.StatusLabel = n.Link, "", ""
+		}
 		if n.Cell != "" {
 			it.Cell = reports.CellLabel(l, names, n.Cell)
 		}

@@ -384,7 +384,7 @@ func (h *Honour) publicName(ctx context.Context, rider string, cache map[string]
 			return "", fmt.Errorf("honour: the public name of %s: %w", rider, err)
 		}
 	}
-	if n == "" || looksLikePhone(n) {
+	if n == "" || LooksLikePhone(n) {
 		n = MaskName(n)
 	}
 	cache[rider] = n
@@ -531,7 +531,7 @@ func (m MaskedNames) DisplayName(ctx context.Context, userID string) (string, er
 	if err != nil {
 		return "", err
 	}
-	if show && name != "" && !looksLikePhone(name) {
+	if show && name != "" && !LooksLikePhone(name) {
 		return name, nil
 	}
 	return MaskName(name), nil
@@ -542,7 +542,7 @@ func (m MaskedNames) DisplayName(ctx context.Context, userID string) (string, er
 // character (张*, A***); an empty name is "***".
 func MaskName(name string) string {
 	name = strings.TrimSpace(name)
-	if looksLikePhone(name) {
+	if LooksLikePhone(name) {
 		var d []rune
 		for _, r := range name {
 			if unicode.IsDigit(r) {
@@ -562,10 +562,10 @@ func MaskName(name string) string {
 	return string(first) + strings.Repeat("*", min(max(n, 1), 3))
 }
 
-// looksLikePhone: seven or more digits, with nothing else but spaces,
+// LooksLikePhone reports a name of seven or more digits, with nothing else but spaces,
 // dashes, dots, brackets and a leading +. Better to mask a name made of
 // digits than to show a number.
-func looksLikePhone(s string) bool {
+func LooksLikePhone(s string) bool {
 	digits := 0
 	for _, r := range s {
 		switch {

@@ -82,6 +82,7 @@ const (
 // read the closing time).
 var (
 	ErrNotFound  = errors.New("no proposal with that id")
+	ErrExists    = errors.New("a proposal with that id exists already")
 	ErrOpen      = errors.New("the proposal is open for voting and can no longer be edited")
 	ErrNotOpen   = errors.New("voting on this proposal has not opened")
 	ErrNotOnRoll = errors.New("you are not on this proposal's voter roll: only members when voting opened may vote")
@@ -114,6 +115,10 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Draft is what a station admin sends to create or edit a proposal.
 type Draft struct {
+	// ID is the new proposal's id, chosen by the caller so that it can be
+	// recorded elsewhere first (24 hex digits; Create only). Empty: Create
+	// makes one.
+	ID           string
 	StationID    string
 	Title        string
 	Body         string
@@ -310,11 +315,36 @@ func NewService(db *mongo.Database, log *slog.Logger) *Service {
 	}
 }
 
+// SetClock replaces the clock (tests and simulations that need a
+// proposal to close without waiting).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Settle is how long after a proposal's close its tally waits.
+func (s *Service) Settle() time.Duration { return s.settle }
+
 // SetNotifier sets who is told of notices (the inbox); call it before use.
 func (s *Service) SetNotifier(n Notifier) { s.notify = n }
 
 // Indexes returns the indexes the package needs: none, every key is _id.
 func Indexes() []storage.Index { return nil }
+
+// Validate checks a draft as Create would, writing nothing.
+func Validate(d Draft) error {
+	_, err := d.clean()
+	return err
+}
+
+// NewID returns a new proposal id (for Draft.ID).
+func NewID() string { return newID() }
+
+// ValidID reports whether id has the form of a proposal id.
+func ValidID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
 
 func newID() string {
 	var b [12]byte
@@ -339,8 +369,17 @@ func (s *Service) Create(ctx context.Context, d Draft) (Proposal, error) {
 	if err != nil {
 		return Proposal{}, err
 	}
-	p := fromDraft(newID(), d, s.now())
+	id := d.ID
+	if id == "" {
+		id = newID()
+	} else if !ValidID(id) {
+		return Proposal{}, &FieldError{"id", "a proposal id is 24 hexadecimal digits"}
+	}
+	p := fromDraft(id, d, s.now())
 	if _, err := s.proposals.InsertOne(ctx, p); err != nil {
+		if storage.IsDuplicateKey(err) {
+			return Proposal{}, ErrExists
+		}
 		return Proposal{}, fmt.Errorf("store proposal: %w", err)
 	}
 	p.State = StateDraft
