@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	reports.Routes(a.Server.API, a.Gate, a.Reports, log)
 	inbox.Routes(a.Server.API, a.Gate, a.Inbox, log)
 	points.Routes(a.Server.API, a.Gate, a.Points)
+	council.HubRoutes(a.Server.API, a.Gate, a.Council, log)
 	open311Keys := open311.NewKeys(stores.DB, log)
 	open311.Routes(a.Server.App, a.Server.API, a.Gate, open311Keys, open311.NewService(a.Reports, open311Keys, log), log)
 	if err := inbox.MountLive(a.Server, a.Gate, a.Accounts, a.Feed, a.Inbox, log); err != nil {
@@ -274,6 +275,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		{"/admin/grid/import", grid.MaxImportBytes},
 		{"/station/:id/shelf/:reward/picture", points.MaxPictureBody},
 		{"/admin/points/shelf/:reward/picture", points.MaxPictureBody},
+		{"/api/v1/stations/:id/feedback", council.MaxFeedbackBody},
+		{"/stations/:id/feedback", council.MaxFeedbackBody},
+		{"/station/:id/photos", council.MaxFeedbackBody},
 	} {
 		a.Server.AllowBody(fiber.MethodPost, r.path, r.limit, true)
 	}
@@ -333,6 +337,9 @@ func mountPages(a *App, log *slog.Logger) error {
 		return err
 	}
 	if err := points.MountPages(pages, a.Points); err != nil {
+		return err
+	}
+	if err := council.MountPages(pages, a.Council); err != nil {
 		return err
 	}
 	return pages.Check()

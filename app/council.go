@@ -189,3 +189,15 @@ func seedDemoCouncil(ctx context.Context, acc *accounts.Service, h *council.Hub)
 	_, err = h.Proposals.Open(ctx, p.ID)
 	return err
 }
+
+// StationAdminAccounts lists the station-admin accounts, for the admin's
+// picker of who keeps a station (council's stations page asks the Names it
+// was given for it).
+func (n councilNames) StationAdminAccounts(ctx context.Context) ([]council.StationAdminAccount, error) {
+	us, err := n.acc.List(ctx, string(accounts.KindStationAdmin))
+	out := make([]council.StationAdminAccount, len(us))
+	for i, u := range us {
+		out[i] = council.StationAdminAccount{ID: u.ID, Name: u.DisplayName, Login: u.Login, Disabled: u.Disabled}
+	}
+	return out, err
+}

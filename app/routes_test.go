@@ -57,6 +57,18 @@ var allowedRoles = map[policy.Permission][]string{
 	"honour:read":        tableRoles,
 	"points:adjust":      {"admin"},
 	"points:audit":       {"admin"},
+	"council:read":       {"rider", "station_admin", "admin"},
+	"council:join":       {"rider", "admin"},
+	"station:checkin":    {"rider", "admin"},
+	"feedback:post":      {"rider", "admin"},
+	"feedback:support":   {"rider", "admin"},
+	"vote:cast":          {"rider", "admin"},
+	"feedback:answer":    {"station_admin", "admin"},
+	"proposal:manage":    {"station_admin", "admin"},
+	"council:manage":     {"station_admin", "admin"},
+	"station:figures":    {"station_admin", "admin"},
+	"station:poster":     {"station_admin", "admin"},
+	"station:admin":      {"admin"},
 }
 
 // TestRouteTable walks every route against every role and checks that the

@@ -451,6 +451,49 @@ func (r *openRecord) index() {
 	}
 }
 
+// OnRoll reports whether member is on the proposal's voter roll: false
+// before voting opens (there is no roll yet). ErrNotFound.
+func (s *Service) OnRoll(ctx context.Context, id, member string) (bool, error) {
+	on, _, err := s.Voter(ctx, id, member)
+	return on, err
+}
+
+// Voter reports whether member is on the proposal's voter roll and whether
+// they have voted (on a secret ballot: their vote is on the roll, final; a
+// vote still being recorded counts as voted). Both false before voting
+// opens. ErrNotFound.
+func (s *Service) Voter(ctx context.Context, id, member string) (onRoll, voted bool, err error) {
+	rec, err := s.openRecord(ctx, id)
+	if err != nil {
+		return false, false, err
+	}
+	if rec == nil {
+		_, err := s.draft(ctx, id)
+		return false, false, err
+	}
+	if !rec.onRoll[member] {
+		return false, false, nil
+	}
+	if rec.Proposal.Secret {
+		err := s.roll(id).FindOne(ctx, bson.D{{Key: "_id", Value: member}}).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return true, false, nil
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("read the voter roll: %w", err)
+		}
+		return true, true, nil
+	}
+	err = s.ballots(id).FindOne(ctx, bson.D{{Key: "_id", Value: openBallotID(member, 1)}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return true, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("read vote: %w", err)
+	}
+	return true, true, nil
+}
+
 // openRecord returns the proposal's open record, or nil if it has not
 // opened.
 func (s *Service) openRecord(ctx context.Context, id string) (*openRecord, error) {

@@ -561,3 +561,37 @@ func TestCompute(t *testing.T) {
 		})
 	}
 }
+
+// TestVoter: the page asks whether to offer a ballot; the answer follows
+// the frozen roll and, on either kind of ballot, whether the member voted.
+func TestVoter(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s := newService(storagetest.Docs(t), c)
+	for _, secret := range []bool{false, true} {
+		p := mustCreate(t, s, draft(YesNoAbstain, secret))
+		if on, voted, err := s.Voter(ctx, p.ID, "m00000"); err != nil || on || voted {
+			t.Errorf("secret=%v: before opening Voter = %v %v %v, want false false", secret, on, voted, err)
+		}
+		mustOpen(t, s, p.ID, members(2))
+		c.set(p.Opens.Add(time.Minute))
+		if on, voted, err := s.Voter(ctx, p.ID, "m00000"); err != nil || !on || voted {
+			t.Errorf("secret=%v: on the roll, not voted: Voter = %v %v %v", secret, on, voted, err)
+		}
+		if on, _, err := s.Voter(ctx, p.ID, "late"); err != nil || on {
+			t.Errorf("secret=%v: not on the roll: Voter = %v %v", secret, on, err)
+		}
+		if _, err := s.Cast(ctx, p.ID, "m00000", []string{Yes}); err != nil {
+			t.Fatal(err)
+		}
+		if on, voted, err := s.Voter(ctx, p.ID, "m00000"); err != nil || !on || !voted {
+			t.Errorf("secret=%v: after voting Voter = %v %v %v, want true true", secret, on, voted, err)
+		}
+		if _, voted, _ := s.Voter(ctx, p.ID, "m00001"); voted {
+			t.Errorf("secret=%v: another member's vote counts as this one's", secret)
+		}
+	}
+	if _, _, err := s.Voter(ctx, NewID(), "m00000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown proposal: %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,378 @@
+package council
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nuanxin/nuanxin/council/vote"
+	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/storage/storagetest"
+	"github.com/nuanxin/nuanxin/web"
+)
+
+// bearerAccounts answers the gate for the pages' tests: the bearer token is
+// the account id. The accounts domain is not imported here (it would make a
+// cycle through the app); the gate, the policy and every council store are
+// the real ones.
+type bearerAccounts map[string]policy.Principal
+
+func (b bearerAccounts) Authenticate(_ context.Context, token string) (policy.Principal, error) {
+	if p, ok := b[token]; ok {
+		return p, nil
+	}
+	return policy.Principal{}, policy.ErrUnauthenticated
+}
+
+type riderEnv struct {
+	t    *testing.T
+	f    *hubFixture
+	srv  *web.Server
+	lang string
+}
+
+// newRiderEnv mounts the rider pages on a page kit over the hub fixture's
+// stores, with riders r1…r4, a station admin of station a (sa1) and an
+// admin.
+func newRiderEnv(t *testing.T) *riderEnv {
+	t.Helper()
+	ctx := context.Background()
+	f := newHub(t)
+	en, err := policy.NewEnforcer(ctx, storagetest.Docs(t), storagetest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := bearerAccounts{}
+	grant := func(id, kind, role, domain string) {
+		accts[id] = policy.Principal{UserID: id, Kind: kind, DisplayName: "name-" + id, Login: id}
+		if err := en.Grant(ctx, policy.Subject(id), role, domain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []string{"r1", "r2", "r3", "r4"} {
+		grant(r, "rider", policy.RoleRider, policy.DomainAll)
+	}
+	grant("sa1", "station_admin", policy.RoleStationAdmin, policy.StationDomain(f.a.ID))
+	gate := policy.NewGate(en, accts, storagetest.Logger())
+	srv := web.NewServer(web.Options{Gate: gate, Registry: prometheus.NewRegistry(), Log: storagetest.Logger(),
+		Ready: func(context.Context) error { return nil }})
+	srv.AllowBody(http.MethodPost, "/stations/:id/feedback", MaxPhotoBytes+64<<10, true)
+	k, err := web.NewPages(srv, web.PageOptions{Gate: gate, Auth: accts, CookieLifetime: time.Hour, Log: storagetest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountRiderPages(k, f.hub); err != nil {
+		t.Fatal(err)
+	}
+	return &riderEnv{t: t, f: f, srv: srv, lang: "zh-CN"}
+}
+
+// do sends a request as who ("" for nobody) and returns the status and body.
+func (e *riderEnv) do(method, path, who string, body io.Reader, ctype string) (int, string) {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+who)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Language", e.lang)
+	res, err := e.srv.App.Test(req, -1)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func (e *riderEnv) get(path, who string) (int, string) {
+	e.t.Helper()
+	return e.do(http.MethodGet, path, who, nil, "")
+}
+
+func (e *riderEnv) post(path, who string, form url.Values) (int, string) {
+	e.t.Helper()
+	return e.do(http.MethodPost, path, who, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+}
+
+// postItem sends the feedback form as a browser does: multipart, the photo
+// optional.
+func (e *riderEnv) postItem(station, who, category, text string, photo []byte) (int, string) {
+	e.t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.WriteField("category", category)
+	_ = w.WriteField("text", text)
+	if photo != nil {
+		fw, err := w.CreateFormFile("photo", "photo.jpg")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		_, _ = fw.Write(photo)
+	}
+	_ = w.Close()
+	return e.do(http.MethodPost, "/stations/"+station+"/feedback", who, &b, w.FormDataContentType())
+}
+
+// want checks a response's status and that its body holds every snippet.
+func want(t *testing.T, what string, status int, body string, wantStatus int, snippets ...string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Errorf("%s: status %d, want %d; body: %.600s", what, status, wantStatus, stripTags(body))
+	}
+	for _, s := range snippets {
+		if !strings.Contains(body, s) {
+			t.Errorf("%s: the page lacks %q; page text: %.1500s", what, s, stripTags(body))
+		}
+	}
+}
+
+var tags = regexp.MustCompile(`(?s)<[^>]*>|\s+`)
+
+func stripTags(s string) string { return tags.ReplaceAllString(s, " ") }
+
+// TestRiderPagesStationsAndPool walks a rider through the station pages and
+// the feedback pool: the list with and without a position, check-in,
+// joining, posting (refusals included, each a 4xx with the message and
+// nothing stored) and supporting.
+func TestRiderPagesStationsAndPool(t *testing.T) {
+	ctx := context.Background()
+	e := newRiderEnv(t)
+	a, b := e.f.a, e.f.b
+
+	st, body := e.get("/stations", "r1")
+	want(t, "stations by name", st, body, 200, a.Name, b.Name, `href="/stations/`+a.ID+`"`, "geo:28.190000,112.970000")
+	st, body = e.get("/stations?lat=28.19&lng=112.97", "r1")
+	want(t, "stations near a position", st, body, 200, "0 米", `class="me-dot"`)
+	if strings.Index(body, a.Name) > strings.Index(body, b.Name) {
+		t.Errorf("the nearest station (%s) is not listed first", a.Name)
+	}
+	st, body = e.get("/stations?lat=95&lng=0", "r1")
+	want(t, "a position off the globe", st, body, 422, "位置无效")
+	st, _ = e.get("/stations", "")
+	if st != http.StatusSeeOther {
+		t.Errorf("stations without logging in: status %d, want a redirect to the login page", st)
+	}
+
+	st, body = e.get("/stations/"+a.ID, "r1")
+	want(t, "a station", st, body, 200, a.Name, "议事会成员 0 人", "加入本驿站议事会", "/stations/"+a.ID+"/feedback")
+	st, body = e.get("/stations/0123456789abcdef01234567", "r1")
+	want(t, "an unknown station", st, body, 404, "没有这个驿站")
+
+	st, body = e.get("/stations/"+a.ID+"/checkin", "r1")
+	want(t, "the check-in page", st, body, 200, "签到 / Check in")
+	st, body = e.post("/stations/"+a.ID+"/checkin", "r1", nil)
+	want(t, "a check-in", st, body, 200, "签到成功", "今天已有 1 位骑手", "加入本驿站议事会")
+	st, body = e.post("/stations/"+a.ID+"/checkin", "r1", nil)
+	want(t, "a second check-in", st, body, 200, "今天已在这里签到过", "今天已有 1 位骑手")
+
+	// Not a member yet: refused with what to do, nothing stored.
+	st, body = e.postItem(a.ID, "r1", "facilities", "饮水机坏了", nil)
+	want(t, "a non-member's post", st, body, 403, "加入本驿站议事会后才能发帖")
+	st, _ = e.post("/stations/"+a.ID+"/join", "r1", nil)
+	if st != http.StatusSeeOther {
+		t.Fatalf("join: status %d", st)
+	}
+	e.f.join(t, a.ID, "r2")
+	e.f.join(t, b.ID, "r3")
+	st, body = e.get("/stations/"+a.ID, "r1")
+	want(t, "a station of one's council", st, body, 200, "你是本驿站议事会成员", "议事会成员 2 人", "退出议事会")
+
+	for _, c := range []struct {
+		name, category, text string
+		photo                []byte
+		status               int
+		msg                  string
+	}{
+		{"empty text", "facilities", "  ", nil, 422, "请填写 1 到 2000 字的内容"},
+		{"5,000 characters", "facilities", strings.Repeat("长", 5000), nil, 422, "请填写 1 到 2000 字的内容"},
+		{"no category", "", "饮水机坏了", nil, 422, "请选择一个类别"},
+		{"a photo that is not an image", "safety", "路口没有灯", []byte("this is text, not a photo"), 422, "照片无法使用"},
+	} {
+		st, body := e.postItem(a.ID, "r1", c.category, c.text, c.photo)
+		want(t, c.name, st, body, c.status, c.msg, `class="field-error"`)
+	}
+	if items, _, err := e.f.hub.Feedback.List(ctx, a.ID, 0, 10); err != nil || len(items) != 0 {
+		t.Fatalf("refused posts stored items: %+v, %v", items, err)
+	}
+
+	st, body = e.postItem(a.ID, "r1", "facilities", "饮水机坏了，请换新", smallJPEG(t))
+	if st != http.StatusSeeOther {
+		t.Fatalf("post: status %d; %s", st, stripTags(body))
+	}
+	items, _, err := e.f.hub.Feedback.List(ctx, a.ID, 0, 10)
+	if err != nil || len(items) != 1 || items[0].PhotoKey == "" {
+		t.Fatalf("after one post: %+v, %v", items, err)
+	}
+	it := items[0]
+	st, body = e.get("/feedback/"+it.ID, "r2")
+	want(t, "the item", st, body, 200, "饮水机坏了，请换新", "设施", "待处理", photoURL(it.PhotoKey), `action="/feedback/`+it.ID+`/support"`)
+	st, body = e.get(photoURL(it.PhotoKey), "r2")
+	if st != 200 || !bytes.HasPrefix([]byte(body), []byte("\xff\xd8")) {
+		t.Errorf("the item's photo: status %d, %d bytes; want a JPEG", st, len(body))
+	}
+	st, _ = e.get("/council/photos/reports/x.jpg", "r2")
+	if st != 404 {
+		t.Errorf("a key outside the council's photos: status %d, want 404", st)
+	}
+
+	st, body = e.post("/feedback/"+it.ID+"/support", "r1", nil)
+	want(t, "supporting one's own item", st, body, 422, "不能支持自己的反馈")
+	st, body = e.post("/feedback/"+it.ID+"/support", "r3", nil)
+	want(t, "a member of another station supporting", st, body, 403, "加入本驿站议事会后才能支持")
+	st, _ = e.post("/feedback/"+it.ID+"/support", "r2", url.Values{"back": {"/stations/" + a.ID + "/feedback"}})
+	if st != http.StatusSeeOther {
+		t.Errorf("a member's support: status %d", st)
+	}
+	st, _ = e.post("/feedback/"+it.ID+"/support", "r2", nil)
+	if st != http.StatusSeeOther {
+		t.Errorf("a repeated support: status %d, want the item again", st)
+	}
+	st, body = e.get("/stations/"+a.ID+"/feedback", "r2")
+	want(t, "the pool", st, body, 200, "1 人支持", "已支持", "饮水机坏了，请换新", "提出新反馈")
+	st, body = e.get("/stations/"+a.ID+"/feedback", "r3")
+	want(t, "the pool to a non-member", st, body, 200, "加入本驿站议事会后才能发帖", "1 人支持")
+	if strings.Contains(body, `/feedback/`+it.ID+`/support"`) {
+		t.Errorf("a non-member is offered the support button")
+	}
+	if n, err := e.f.hub.Feedback.Get(ctx, it.ID); err != nil || n.Supports != 1 {
+		t.Errorf("supports stored = %d, %v; want 1", n.Supports, err)
+	}
+
+	// Leaving: the station shows the join button again.
+	st, _ = e.post("/council/leave", "r1", url.Values{"back": {"/stations/" + a.ID}})
+	if st != http.StatusSeeOther {
+		t.Errorf("leave: status %d", st)
+	}
+	if ok, _ := e.f.hub.Members.IsMember(ctx, a.ID, "r1"); ok {
+		t.Errorf("r1 is still a member after leaving")
+	}
+}
+
+// TestRiderPagesVote votes through the proposal page: the ballot to those on
+// the roll, a refusal to a member who joined after opening, a bad choice,
+// the receipt, a change of vote, the late vote after close, and the results
+// with the voter's own receipt marked in the published list.
+func TestRiderPagesVote(t *testing.T) {
+	ctx := context.Background()
+	e := newRiderEnv(t)
+	a := e.f.a
+	e.f.join(t, a.ID, "r1")
+	e.f.join(t, a.ID, "r2")
+	start := time.Now()
+	d := draft(a.ID, start, start.Add(time.Hour))
+	d.Title = "饮水机换新"
+	p, err := e.f.hub.Proposals.Put(ctx, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body := e.get("/proposals/"+p.ID, "r1")
+	want(t, "a draft to a rider", st, body, 404, "没有这个提案")
+	st, body = e.get("/proposals/"+p.ID, "sa1")
+	want(t, "a draft to its station's admin", st, body, 200, "饮水机换新", "草稿")
+	st, body = e.get("/stations/"+a.ID+"/proposals", "r1")
+	want(t, "proposals with only a draft, to a rider", st, body, 200, "还没有提案")
+
+	if p, err = e.f.hub.Proposals.Open(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.f.join(t, a.ID, "r4") // after opening: not on the roll
+	st, body = e.get("/stations/"+a.ID+"/proposals", "r1")
+	want(t, "proposals", st, body, 200, "正在投票", "/proposals/"+p.ID)
+	st, body = e.get("/proposals/"+p.ID, "r1")
+	want(t, "an open proposal", st, body, 200, `name="choice" value="yes"`, "赞成", "结果将在")
+	if strings.Contains(body, "投票结果") {
+		t.Errorf("results are shown before close")
+	}
+	st, body = e.get("/proposals/"+p.ID, "r4")
+	want(t, "an open proposal to a member who joined later", st, body, 200, "你不在本次投票的选民名单上")
+	if strings.Contains(body, `name="choice"`) {
+		t.Errorf("a rider not on the roll is offered the ballot")
+	}
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r4", url.Values{"choice": {"yes"}})
+	want(t, "a vote by a member who joined later", st, body, 403, "你不在本次投票的选民名单上")
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"maybe"}})
+	want(t, "a choice not on the ballot", st, body, 422, "这个选择不在选票上")
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{})
+	want(t, "no choice", st, body, 422, "请在选票上做出选择")
+	if h, _ := e.f.hub.Votes.History(ctx, p.ID, "r1"); len(h) != 0 {
+		t.Fatalf("refused votes stored %d ballots", len(h))
+	}
+
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"no"}})
+	want(t, "a vote", st, body, 200, "您的投票已计入", "反对", "截止前，你可以改票")
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"yes"}})
+	want(t, "a changed vote", st, body, 200, "您的投票已计入", "我的投票记录")
+	h, err := e.f.hub.Votes.History(ctx, p.ID, "r1")
+	if err != nil || len(h) != 2 {
+		t.Fatalf("history = %+v, %v; want two votes", h, err)
+	}
+	if !strings.Contains(body, `id="receipt-code">`+h[1].Code+`<`) {
+		t.Errorf("the receipt shown is not the vote's code %s", h[1].Code)
+	}
+	if _, err := e.f.hub.Votes.Cast(ctx, p.ID, "r2", []string{vote.No}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.f.clock.Store(p.Closes.Add(e.f.hub.Votes.Settle()).UnixNano())
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"no"}})
+	want(t, "a vote after close", st, body, 409, "投票已于 "+e.when(p.Closes)+" 截止")
+	st, body = e.get("/proposals/"+p.ID, "r1")
+	want(t, "a closed proposal", st, body, 200, "投票结果", "公布的回执", `<tr data-code="`+h[1].Code+`" class="mine">`,
+		"你的回执码在列表中", "1 票 · 50.0%", "2 / 2")
+	if strings.Contains(body, `name="choice"`) {
+		t.Errorf("a closed proposal offers the ballot")
+	}
+	if strings.Contains(body, `data-code="`+h[0].Code+`"`) {
+		t.Errorf("the replaced vote's receipt %s is published", h[0].Code)
+	}
+	st, body = e.get("/stations/"+a.ID+"/proposals", "r2")
+	want(t, "proposals after close", st, body, 200, "已结束")
+}
+
+// TestRiderPagesSecretBallot: the receipt of a secret vote says it is
+// final, the page offers no ballot after it, and a second vote is refused.
+func TestRiderPagesSecretBallot(t *testing.T) {
+	ctx := context.Background()
+	e := newRiderEnv(t)
+	a := e.f.a
+	e.f.join(t, a.ID, "r1")
+	start := time.Now()
+	d := draft(a.ID, start, start.Add(time.Hour))
+	d.Kind, d.Options, d.MaxApprovals, d.Secret = vote.Approval, []string{"换饮水机", "加座椅", "装空调"}, 2, true
+	p, err := e.f.hub.Proposals.Put(ctx, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.f.hub.Proposals.Open(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, body := e.get("/proposals/"+p.ID, "r1")
+	want(t, "a secret approval ballot", st, body, 200, `type="checkbox" name="choice"`, `data-max="2"`, "最多 2 项", "无记名")
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"换饮水机", "加座椅", "装空调"}})
+	want(t, "too many approvals", st, body, 422, "最多选择 2 项")
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"换饮水机", "加座椅"}})
+	want(t, "a secret vote", st, body, 200, "您的投票已计入", "不能更改", "请记下上面的回执码")
+	if strings.Contains(body, `name="choice"`) {
+		t.Errorf("the ballot is offered again after a secret vote")
+	}
+	st, body = e.post("/proposals/"+p.ID+"/vote", "r1", url.Values{"choice": {"装空调"}})
+	want(t, "a second secret vote", st, body, 409, "无记名投票一经投出不能更改")
+}
+
+func (e *riderEnv) when(t time.Time) string {
+	return t.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04")
+}
