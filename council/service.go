@@ -1,16 +1,18 @@
 package council
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/storage"
@@ -73,19 +75,16 @@ func (s *Service) Create(ctx context.Context, in NewStation) (Station, error) {
 	return st, nil
 }
 
-// List returns every station by name.
+// List returns every station by name, from this instance's directory
+// (Load, Watch): a page listing stations reads no collection, and a change
+// made on another instance shows within one Watch interval.
 func (s *Service) List(ctx context.Context) ([]Station, error) {
-	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}).SetLimit(1000))
-	if err != nil {
-		return nil, fmt.Errorf("list stations: %w", err)
+	sn := s.dir.snap.Load()
+	out := make([]Station, 0, len(sn.stations))
+	for _, st := range sn.stations {
+		out = append(out, st)
 	}
-	out := []Station{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("list stations: %w", err)
-	}
-	for i := range out {
-		out[i] = out[i].withEmptyLists()
-	}
+	slices.SortFunc(out, func(a, b Station) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
 	return out, nil
 }
 
