@@ -582,7 +582,7 @@ func (ph *Photos) Put(ctx context.Context, data []byte) (string, error) {
 	if err != nil {
 		var pe *reports.PhotoError
 		if errors.As(err, &pe) {
-			return "", &ValidationError{Field: "photo", Reason: "send a JPEG, PNG or WebP photo: " + pe.Reason}
+			return "", &ValidationError{Field: "photo", Reason: pe.Reason} // it says what to send instead
 		}
 		return "", err
 	}

@@ -184,7 +184,7 @@ func TestBrowserCouncil(t *testing.T) {
 	rider.screenshot("council-receipt-phone.png")
 
 	// The week passes; the proposal closes when it is next read.
-	skew.Store(int64(p.Closes.Sub(time.Now()) + e.app.Council.Votes.Settle() + time.Minute))
+	skew.Store(int64(time.Until(p.Closes) + e.app.Council.Votes.Settle() + time.Minute))
 	if st := rider.open("/proposals/" + pid); st != http.StatusOK {
 		t.Fatalf("GET the closed proposal: status %d", st)
 	}
