@@ -15,7 +15,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"slices"
@@ -32,9 +31,8 @@ import (
 	"github.com/nuanxin/nuanxin/web"
 )
 
-//go:embed templates/admin_*.html templates/poster.html
-var adminTemplates embed.FS
-
+// adminStatic is these pages' own static files (see riderStatic).
+//
 //go:embed static/admin*
 var adminStatic embed.FS
 
@@ -74,18 +72,12 @@ type adminPages struct {
 
 // mountAdminPages adds the station admins' and admins' council pages.
 func mountAdminPages(k *web.Pages, h *Hub) error {
-	if k == nil || h == nil {
-		return errors.New("council: admin pages: missing the page kit or the hub")
-	}
-	if err := web.Require("council: admin pages", map[string]bool{
-		"Stations": h.Stations == nil, "Members": h.Members == nil, "Feedback": h.Feedback == nil, "Votes": h.Votes == nil,
-		"Visits": h.Visits == nil, "Proposals": h.Proposals == nil, "Photos": h.Photos == nil, "Names": h.Names == nil,
-	}); err != nil {
+	if err := requireHub("council: admin pages", k, h); err != nil {
 		return err
 	}
 	p := &adminPages{k: k, h: h, now: time.Now}
 	k.AddMessages(adminMessages)
-	k.AddTemplates(adminTemplates, "templates/admin_dashboard.html", "templates/admin_details.html", "templates/poster.html",
+	k.AddTemplates(pageTemplates, "templates/admin_dashboard.html", "templates/admin_details.html", "templates/poster.html",
 		"templates/admin_members.html", "templates/admin_feedback.html", "templates/admin_proposal_form.html",
 		"templates/admin_proposal.html", "templates/admin_visits.html", "templates/admin_stations.html")
 	k.AddStatic(adminStatic, "static")
@@ -107,8 +99,8 @@ func mountAdminPages(k *web.Pages, h *Hub) error {
 	k.Handle(get, "/station/:id/proposals/new", PermProposals, p.newProposal)
 	k.Handle(post, "/station/:id/proposals/new", PermProposals, p.createProposal)
 	k.Handle(get, "/station/:id/proposals/:pid/edit", PermProposals, p.editProposal)
-	k.Handle(post, "/station/:id/proposals/:pid/edit", PermProposals, p.saveProposal)
-	k.Handle(post, "/station/:id/proposals/:pid/open", PermProposals, p.openProposal)
+	k.Handle(post, "/station/:id/proposals/:pid/edit", PermProposals, p.onDraft("flash.council.a.not_editable", p.saveProposal))
+	k.Handle(post, "/station/:id/proposals/:pid/open", PermProposals, p.onDraft("flash.council.a.already_open", p.openProposal))
 	k.Handle(post, "/station/:id/proposals/:pid/outcomes", PermProposals, p.recordOutcome)
 	k.Handle(get, "/station/:id/visits", PermFigures, p.visits)
 	k.Handle(get, "/admin/stations", PermStationsAdmin, p.stations)
@@ -147,28 +139,30 @@ func (p *adminPages) homeLinks(c *fiber.Ctx, l web.Lang) []web.Link {
 func (p *adminPages) station(c *fiber.Ctx, perm policy.Permission) (Station, error) {
 	l := p.k.Lang(c)
 	id := strings.Clone(c.Params("id"))
-	if err := p.k.Gate().Check(c.UserContext(), perm, policy.StationDomain(id)); err != nil {
+	if !holds(p.k, c, perm, id) {
 		return Station{}, fiber.NewError(fiber.StatusForbidden, l.T("council.a.err.forbidden"))
 	}
-	st, err := p.h.Stations.Get(c.UserContext(), id)
-	if errors.Is(err, ErrNotFound) {
-		return Station{}, fiber.NewError(fiber.StatusNotFound, l.T("council.a.err.no_station"))
-	}
-	return st, err
+	return pathStation(c, p.h, id, l.T("council.a.err.no_station"))
 }
 
-// proposal reads the proposal of the path and checks that it belongs to st.
-func (p *adminPages) proposal(c *fiber.Ctx, st Station) (vote.Proposal, error) {
+// proposal checks that the caller may manage the proposals of the station
+// of the path, and reads the proposal of the path, which must be that
+// station's.
+func (p *adminPages) proposal(c *fiber.Ctx) (Station, vote.Proposal, error) {
+	st, err := p.station(c, PermProposals)
+	if err != nil {
+		return Station{}, vote.Proposal{}, err
+	}
 	pid := strings.Clone(c.Params("pid"))
 	notFound := fiber.NewError(fiber.StatusNotFound, p.k.Lang(c).T("council.a.err.no_proposal"))
 	if !vote.ValidID(pid) {
-		return vote.Proposal{}, notFound
+		return st, vote.Proposal{}, notFound
 	}
 	pr, err := p.h.Votes.Get(c.UserContext(), pid)
 	if errors.Is(err, vote.ErrNotFound) || (err == nil && pr.StationID != st.ID) {
-		return vote.Proposal{}, notFound
+		return st, vote.Proposal{}, notFound
 	}
-	return pr, err
+	return st, pr, err
 }
 
 // item reads a feedback item and checks that it belongs to st.
@@ -182,11 +176,6 @@ func (p *adminPages) item(c *fiber.Ctx, st Station, id string) (Item, error) {
 		return Item{}, notFound
 	}
 	return it, err
-}
-
-func (p *adminPages) me(c *fiber.Ctx) string {
-	me, _ := policy.PrincipalFrom(c.UserContext())
-	return me.UserID
 }
 
 // adminReason is a service's English reason in the reader's language: the
@@ -228,7 +217,45 @@ func adminFormValues(c *fiber.Ctx, name string) []string {
 	return out
 }
 
-func adminRedirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+// adminReadPlace reads a station form's name, address and position into f,
+// and returns the position; a coordinate that is not a number is marked on
+// f.
+func adminReadPlace(c *fiber.Ctx, l web.Lang, f *web.FormState) (lat, lng float64) {
+	for _, name := range []string{"name", "address", "lat", "lng"} {
+		f.Values[name] = web.Form(c, name)
+	}
+	lat, errLat := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
+	if errLat != nil {
+		f.Errors["lat"] = l.T("council.a.err.number")
+	}
+	lng, errLng := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
+	if errLng != nil {
+		f.Errors["lng"] = l.T("council.a.err.number")
+	}
+	return lat, lng
+}
+
+// adminStationFailed puts the stations service's refusal of a station form
+// on f and returns the page's status, or false for an error that is not
+// about the input.
+func adminStationFailed(l web.Lang, f *web.FormState, err error) (int, bool) {
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		field := strings.ReplaceAll(ve.Field, ".", "_")
+		f.Errors[field], f.Error = adminReason(l, ve.Field, ve.Reason), l.T("err.form")
+		// A field the form has no input of its own for is named above
+		// the form (the checkboxes show their error by their list).
+		if _, known := f.Values[field]; !known && field != "facilities" && field != "services" {
+			f.Error = adminReason(l, ve.Field, ve.Reason)
+		}
+		return fiber.StatusUnprocessableEntity, true
+	case errors.Is(err, ErrNameTaken):
+		f.Errors["name"], f.Error = l.T("council.a.err.name_taken"), l.T("err.form")
+		return fiber.StatusConflict, true
+	}
+	return 0, false
+}
 
 // --- dashboard ------------------------------------------------------------------
 
@@ -249,31 +276,14 @@ func (p *adminPages) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, l, now := c.UserContext(), p.k.Lang(c), p.now()
-	members, err := p.h.Members.Members(ctx, st.ID)
+	l, now := p.k.Lang(c), p.now()
+	n, props, err := p.counts(c.UserContext(), st.ID, 1)
 	if err != nil {
 		return err
 	}
-	items, err := p.allItems(ctx, st.ID)
-	if err != nil {
-		return err
-	}
-	props, err := p.h.Proposals.List(ctx, st.ID)
-	if err != nil {
-		return err
-	}
-	today, err := p.h.Visits.Figures(ctx, st.ID, 1)
-	if err != nil {
-		return err
-	}
-	data := adminDashPage{Station: st, OpenNow: st.OpenNow(now), Members: len(members), Awaiting: adminCountAwaiting(items)}
-	for _, d := range today {
-		data.VisitorsToday += d.Visitors
-	}
+	data := adminDashPage{Station: st, OpenNow: st.OpenNow(now), Members: n.Members, Awaiting: n.Awaiting,
+		OpenProposals: n.OpenProposals, VisitorsToday: n.Visits}
 	for _, pr := range props {
-		if pr.State == vote.StateOpen {
-			data.OpenProposals++
-		}
 		data.Proposals = append(data.Proposals, p.proposalRow(l, pr, now))
 	}
 	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "admin_dashboard", Title: "council.a.dash.title", Data: data})
@@ -350,6 +360,45 @@ func adminCountAwaiting(items []Item) int {
 	return n
 }
 
+// adminCounts are a station's figures as the dashboard and the stations
+// page show them: Visits counts the visitors of the days asked for.
+type adminCounts struct {
+	Members, Awaiting, OpenProposals, Visits int
+}
+
+func (n *adminCounts) add(o adminCounts) {
+	n.Members += o.Members
+	n.Awaiting += o.Awaiting
+	n.OpenProposals += o.OpenProposals
+	n.Visits += o.Visits
+}
+
+// counts reads a station's figures, with the visitors of its last days, and
+// its proposals.
+func (p *adminPages) counts(ctx context.Context, station string, days int) (adminCounts, []vote.Proposal, error) {
+	members, err := p.h.Members.Members(ctx, station)
+	if err != nil {
+		return adminCounts{}, nil, err
+	}
+	items, err := p.allItems(ctx, station)
+	if err != nil {
+		return adminCounts{}, nil, err
+	}
+	props, err := p.h.Proposals.List(ctx, station)
+	if err != nil {
+		return adminCounts{}, nil, err
+	}
+	visits, err := p.h.Visits.Figures(ctx, station, days)
+	if err != nil {
+		return adminCounts{}, nil, err
+	}
+	n := adminCounts{Members: len(members), Awaiting: adminCountAwaiting(items), OpenProposals: openCount(props)}
+	for _, d := range visits {
+		n.Visits += d.Visitors
+	}
+	return n, props, nil
+}
+
 // --- details and photos ----------------------------------------------------------
 
 type adminDayField struct {
@@ -377,20 +426,12 @@ type adminDetailsPage struct {
 // adminDays are the weekdays in the order forms show them, Monday first.
 var adminDays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
+// adminHoursField is the entry of h a form's day code names.
 func adminHoursField(h *Hours, day string) *string {
-	switch day {
-	case "mon":
-		return &h.Mon
-	case "tue":
-		return &h.Tue
-	case "wed":
-		return &h.Wed
-	case "thu":
-		return &h.Thu
-	case "fri":
-		return &h.Fri
-	case "sat":
-		return &h.Sat
+	for _, d := range h.days() {
+		if d.name == day {
+			return d.spec
+		}
 	}
 	return &h.Sun
 }
@@ -400,13 +441,19 @@ func (p *adminPages) details(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return p.renderStored(c, fiber.StatusOK, st, "")
+}
+
+// renderStored renders the details page as stored, with a photo error if
+// there is one.
+func (p *adminPages) renderStored(c *fiber.Ctx, status int, st Station, photoErr string) error {
 	f := web.NewFormState()
 	f.Values["name"], f.Values["address"] = st.Name, st.Address
 	f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(st.Lat, 'f', -1, 64), strconv.FormatFloat(st.Lng, 'f', -1, 64)
 	for _, d := range adminDays {
 		f.Values["hours_"+d] = *adminHoursField(&st.Hours, d)
 	}
-	return p.renderDetails(c, fiber.StatusOK, st, f, st.Facilities, st.Services, "")
+	return p.renderDetails(c, status, st, f, st.Facilities, st.Services, photoErr)
 }
 
 func (p *adminPages) renderDetails(c *fiber.Ctx, status int, st Station, f web.FormState, facilities, services []string, photoErr string) error {
@@ -434,9 +481,7 @@ func (p *adminPages) saveDetails(c *fiber.Ctx) error {
 	}
 	l := p.k.Lang(c)
 	f := web.NewFormState()
-	for _, name := range []string{"name", "address", "lat", "lng"} {
-		f.Values[name] = web.Form(c, name)
-	}
+	lat, lng := adminReadPlace(c, l, &f)
 	var hours Hours
 	for _, d := range adminDays {
 		v := web.Form(c, "hours_"+d)
@@ -444,14 +489,6 @@ func (p *adminPages) saveDetails(c *fiber.Ctx) error {
 		*adminHoursField(&hours, d) = v
 	}
 	facilities, services := adminFormValues(c, "facilities"), adminFormValues(c, "services")
-	lat, errLat := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
-	if errLat != nil {
-		f.Errors["lat"] = l.T("council.a.err.number")
-	}
-	lng, errLng := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
-	if errLng != nil {
-		f.Errors["lng"] = l.T("council.a.err.number")
-	}
 	if len(f.Errors) > 0 {
 		f.Error = l.T("err.form")
 		return p.renderDetails(c, fiber.StatusUnprocessableEntity, st, f, facilities, services, "")
@@ -459,34 +496,14 @@ func (p *adminPages) saveDetails(c *fiber.Ctx) error {
 	name, address := f.Values["name"], f.Values["address"]
 	_, err = p.h.Stations.Update(c.UserContext(), st.ID, StationChange{Name: &name, Address: &address, Lat: &lat, Lng: &lng,
 		Hours: &hours, Facilities: &facilities, Services: &services})
-	var ve *ValidationError
-	switch {
-	case errors.As(err, &ve):
-		field := strings.ReplaceAll(ve.Field, ".", "_")
-		f.Errors[field], f.Error = adminReason(l, ve.Field, ve.Reason), l.T("err.form")
-		if _, known := f.Values[field]; !known && field != "facilities" && field != "services" {
-			f.Error = adminReason(l, ve.Field, ve.Reason)
-		}
-		return p.renderDetails(c, fiber.StatusUnprocessableEntity, st, f, facilities, services, "")
-	case errors.Is(err, ErrNameTaken):
-		f.Errors["name"], f.Error = l.T("council.a.err.name_taken"), l.T("err.form")
-		return p.renderDetails(c, fiber.StatusConflict, st, f, facilities, services, "")
-	case err != nil:
+	if status, ok := adminStationFailed(l, &f, err); ok {
+		return p.renderDetails(c, status, st, f, facilities, services, "")
+	}
+	if err != nil {
 		return err
 	}
 	web.Flash(c, "flash.council.a.saved")
-	return adminRedirect(c, "/station/"+st.ID+"/details")
-}
-
-// photoFailed re-renders the details page as stored, with a photo error.
-func (p *adminPages) photoFailed(c *fiber.Ctx, status int, st Station, msg string) error {
-	f := web.NewFormState()
-	f.Values["name"], f.Values["address"] = st.Name, st.Address
-	f.Values["lat"], f.Values["lng"] = strconv.FormatFloat(st.Lat, 'f', -1, 64), strconv.FormatFloat(st.Lng, 'f', -1, 64)
-	for _, d := range adminDays {
-		f.Values["hours_"+d] = *adminHoursField(&st.Hours, d)
-	}
-	return p.renderDetails(c, status, st, f, st.Facilities, st.Services, msg)
+	return seeOther(c, "/station/"+st.ID+"/details")
 }
 
 func (p *adminPages) addPhoto(c *fiber.Ctx) error {
@@ -497,33 +514,25 @@ func (p *adminPages) addPhoto(c *fiber.Ctx) error {
 	l := p.k.Lang(c)
 	fh, err := c.FormFile("photo")
 	if err != nil {
-		return p.photoFailed(c, fiber.StatusUnprocessableEntity, st, l.T("council.a.err.photo_missing"))
+		return p.renderStored(c, fiber.StatusUnprocessableEntity, st, l.T("council.a.err.photo_missing"))
 	}
-	if fh.Size > MaxPhotoBytes {
-		return p.photoFailed(c, fiber.StatusRequestEntityTooLarge, st, l.T("council.a.err.photo_large", MaxPhotoBytes>>20))
+	b, err := readPhoto(fh)
+	if errors.Is(err, errPhotoTooLarge) {
+		return p.renderStored(c, fiber.StatusRequestEntityTooLarge, st, l.T("council.a.err.photo_large", MaxPhotoBytes>>20))
 	}
-	file, err := fh.Open()
 	if err != nil {
 		return err
-	}
-	defer file.Close()
-	b, err := io.ReadAll(io.LimitReader(file, MaxPhotoBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(b) > MaxPhotoBytes {
-		return p.photoFailed(c, fiber.StatusRequestEntityTooLarge, st, l.T("council.a.err.photo_large", MaxPhotoBytes>>20))
 	}
 	_, err = p.h.AddStationPhoto(c.UserContext(), st.ID, b)
 	var ve *ValidationError
 	switch {
 	case errors.As(err, &ve):
-		return p.photoFailed(c, fiber.StatusUnprocessableEntity, st, adminReason(l, ve.Field, ve.Reason))
+		return p.renderStored(c, fiber.StatusUnprocessableEntity, st, adminReason(l, ve.Field, ve.Reason))
 	case err != nil:
 		return err
 	}
 	web.Flash(c, "flash.council.a.photo_added")
-	return adminRedirect(c, "/station/"+st.ID+"/details")
+	return seeOther(c, "/station/"+st.ID+"/details")
 }
 
 func (p *adminPages) removePhoto(c *fiber.Ctx) error {
@@ -534,17 +543,17 @@ func (p *adminPages) removePhoto(c *fiber.Ctx) error {
 	l := p.k.Lang(c)
 	key := web.Form(c, "key")
 	if !slices.Contains(st.Photos, key) {
-		return p.photoFailed(c, fiber.StatusNotFound, st, l.T("council.a.err.no_photo"))
+		return p.renderStored(c, fiber.StatusNotFound, st, l.T("council.a.err.no_photo"))
 	}
 	_, err = p.h.RemoveStationPhoto(c.UserContext(), st.ID, key)
 	switch {
 	case errors.Is(err, ErrPhotoNotFound):
-		return p.photoFailed(c, fiber.StatusNotFound, st, l.T("council.a.err.no_photo"))
+		return p.renderStored(c, fiber.StatusNotFound, st, l.T("council.a.err.no_photo"))
 	case err != nil:
 		return err
 	}
 	web.Flash(c, "flash.council.a.photo_removed")
-	return adminRedirect(c, "/station/"+st.ID+"/details")
+	return seeOther(c, "/station/"+st.ID+"/details")
 }
 
 // --- poster -----------------------------------------------------------------------
@@ -649,7 +658,7 @@ func (p *adminPages) removeMember(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = p.h.Members.Remove(ctx, st.ID, rider, p.me(c), why)
+	err = p.h.Members.Remove(ctx, st.ID, rider, userID(c), why)
 	var ve *ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -662,7 +671,7 @@ func (p *adminPages) removeMember(c *fiber.Ctx) error {
 		return err
 	}
 	web.Flash(c, "flash.council.a.removed", name)
-	return adminRedirect(c, "/station/"+st.ID+"/members")
+	return seeOther(c, "/station/"+st.ID+"/members")
 }
 
 // adminIDError reports a malformed id refused by the services' input checks.
@@ -778,7 +787,7 @@ func (p *adminPages) handleItem(c *fiber.Ctx) error {
 	if failed.Error != "" {
 		return p.renderFeedback(c, fiber.StatusUnprocessableEntity, st, l.T("err.form"), failed)
 	}
-	me := p.me(c)
+	me := userID(c)
 	// An open item is taken under review first: the decisions are made on
 	// items under review (the pool's states), and the admin decides in one
 	// step.
@@ -791,7 +800,7 @@ func (p *adminPages) handleItem(c *fiber.Ctx) error {
 		return p.itemFailed(c, st, failed, err)
 	}
 	web.Flash(c, "flash.council.a.item_"+action)
-	return adminRedirect(c, "/station/"+st.ID+"/feedback#item-"+it.ID)
+	return seeOther(c, "/station/"+st.ID+"/feedback#item-"+it.ID)
 }
 
 func (p *adminPages) itemFailed(c *fiber.Ctx, st Station, failed adminItemRow, err error) error {
@@ -840,29 +849,56 @@ func (p *adminPages) newProposal(c *fiber.Ctx) error {
 		return err
 	}
 	now := p.now()
-	f := web.NewFormState()
-	f.Values["kind"] = string(vote.YesNoAbstain)
-	f.Values["opens"] = now.In(p.k.Zone()).Format(adminDatetime)
-	f.Values["closes"] = now.Add(adminDefaultWindow).In(p.k.Zone()).Format(adminDatetime)
-	f.Values["quorum_pct"] = strconv.FormatFloat(adminDefaultQuorum, 'f', -1, 64)
-	f.Values["pass_pct"] = strconv.FormatFloat(adminDefaultPass, 'f', -1, 64)
-	form := adminProposalForm{Station: st, Action: "/station/" + st.ID + "/proposals/new"}
+	form := adminDraftForm(st, "", p.draftValues(vote.Proposal{Kind: vote.YesNoAbstain, Opens: now, Closes: now.Add(adminDefaultWindow),
+		QuorumPct: adminDefaultQuorum, PassPct: adminDefaultPass}))
 	if id := strings.TrimSpace(c.Query("from_item")); id != "" {
 		it, err := p.item(c, st, id)
 		if err != nil {
 			return err
 		}
-		f.Values["from_item"] = it.ID
-		f.Values["title"] = adminProposalTitle(it.Text)
-		f.Values["body"] = it.Text
+		form.Values["from_item"] = it.ID
+		form.Values["title"] = adminProposalTitle(it.Text)
+		form.Values["body"] = it.Text
 		if pid, ok, err := p.h.Proposals.ForItem(c.UserContext(), it.ID); err != nil {
 			return err
 		} else if ok {
 			form.Existing = pid
 		}
 	}
-	form.FormState = f
 	return p.renderProposalForm(c, fiber.StatusOK, form)
+}
+
+// adminProposalPath is the page of a station's proposal: its form while a
+// draft, then its ballot's figures and outcomes.
+func adminProposalPath(station, pid string) string {
+	return "/station/" + station + "/proposals/" + pid + "/edit"
+}
+
+// adminDraftForm is station st's proposal form showing f: a new proposal's
+// when pid is "", else the draft pid's.
+func adminDraftForm(st Station, pid string, f web.FormState) adminProposalForm {
+	if pid == "" {
+		return adminProposalForm{FormState: f, Station: st, Action: "/station/" + st.ID + "/proposals/new"}
+	}
+	return adminProposalForm{FormState: f, Station: st, Action: adminProposalPath(st.ID, pid), Edit: true, ProposalID: pid}
+}
+
+// draftValues are the proposal form's fields holding pr's.
+func (p *adminPages) draftValues(pr vote.Proposal) web.FormState {
+	f := web.NewFormState()
+	f.Values["title"], f.Values["body"], f.Values["kind"] = pr.Title, pr.Body, string(pr.Kind)
+	f.Values["options"] = strings.Join(pr.Options, "\n")
+	if pr.Kind == vote.Approval {
+		f.Values["max_approvals"] = strconv.Itoa(pr.MaxApprovals)
+	}
+	if pr.Secret {
+		f.Values["secret"] = "on"
+	}
+	f.Values["opens"] = pr.Opens.In(p.k.Zone()).Format(adminDatetime)
+	f.Values["closes"] = pr.Closes.In(p.k.Zone()).Format(adminDatetime)
+	f.Values["quorum_pct"] = strconv.FormatFloat(pr.QuorumPct, 'f', -1, 64)
+	f.Values["pass_pct"] = strconv.FormatFloat(pr.PassPct, 'f', -1, 64)
+	return f
 }
 
 // adminProposalTitle makes a title from an item's text: its first line, cut to
@@ -904,7 +940,7 @@ func (p *adminPages) readDraft(c *fiber.Ctx, st Station) (vote.Draft, web.FormSt
 		f.Values[name] = web.Form(c, name)
 	}
 	d := vote.Draft{StationID: st.ID, Title: f.Values["title"], Body: f.Values["body"], Kind: vote.Kind(f.Values["kind"]),
-		Secret: f.Values["secret"] != "", CreatedBy: p.me(c)}
+		Secret: f.Values["secret"] != "", CreatedBy: userID(c)}
 	if d.Kind != vote.YesNoAbstain {
 		for _, o := range strings.Split(f.Values["options"], "\n") {
 			if o = strings.TrimSpace(o); o != "" {
@@ -993,122 +1029,97 @@ func (p *adminPages) createProposal(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	l := p.k.Lang(c)
 	d, f := p.readDraft(c, st)
-	form := adminProposalForm{FormState: f, Station: st, Action: "/station/" + st.ID + "/proposals/new"}
 	fromItem := strings.TrimSpace(f.Values["from_item"])
 	if fromItem != "" {
 		if _, err := p.item(c, st, fromItem); err != nil {
 			return err
 		}
 	}
-	if len(f.Errors) > 0 {
+	return p.saveDraft(c, adminDraftForm(st, "", f), func(ctx context.Context) (string, error) {
+		pr, err := p.h.Proposals.Put(ctx, d, fromItem)
+		if errors.Is(err, ErrFeedbackNotFound) {
+			return "", fiber.NewError(fiber.StatusNotFound, p.k.Lang(c).T("council.a.err.no_item"))
+		}
+		return pr.ID, err
+	})
+}
+
+// saveDraft stores a proposal form's draft with save (which returns its id)
+// and goes to the draft's page; or shows the form again with what is wrong:
+// the page's own findings (times, numbers) before anything is stored, then
+// the services' refusal.
+func (p *adminPages) saveDraft(c *fiber.Ctx, form adminProposalForm, save func(context.Context) (string, error)) error {
+	l := p.k.Lang(c)
+	if len(form.Errors) > 0 {
 		form.Error = l.T("err.form")
 		return p.renderProposalForm(c, fiber.StatusUnprocessableEntity, form)
 	}
-	pr, err := p.h.Proposals.Put(c.UserContext(), d, fromItem)
+	pid, err := save(c.UserContext())
+	if status, ok := p.draftFailed(l, &form, err); ok {
+		return p.renderProposalForm(c, status, form)
+	}
 	if err != nil {
-		if errors.Is(err, ErrFeedbackNotFound) {
-			return fiber.NewError(fiber.StatusNotFound, l.T("council.a.err.no_item"))
-		}
-		if status, ok := p.draftFailed(l, &form, err); ok {
-			return p.renderProposalForm(c, status, form)
-		}
 		return err
 	}
-	web.Flash(c, "flash.council.a.draft_saved")
-	return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit")
+	return toProposal(c, form.Station.ID, pid, "flash.council.a.draft_saved")
+}
+
+// toProposal flashes msg and sends the browser to the proposal's page.
+func toProposal(c *fiber.Ctx, station, pid, msg string, args ...string) error {
+	web.Flash(c, msg, args...)
+	return seeOther(c, adminProposalPath(station, pid))
 }
 
 func (p *adminPages) editProposal(c *fiber.Ctx) error {
-	st, err := p.station(c, PermProposals)
-	if err != nil {
-		return err
-	}
-	pr, err := p.proposal(c, st)
+	st, pr, err := p.proposal(c)
 	if err != nil {
 		return err
 	}
 	if pr.State != vote.StateDraft {
 		return p.renderProposal(c, fiber.StatusOK, st, pr, web.NewFormState())
 	}
-	return p.renderProposalForm(c, fiber.StatusOK, p.draftForm(st, pr))
+	return p.renderProposalForm(c, fiber.StatusOK, adminDraftForm(st, pr.ID, p.draftValues(pr)))
 }
 
-// draftForm is the edit form of a stored draft.
-func (p *adminPages) draftForm(st Station, pr vote.Proposal) adminProposalForm {
-	f := web.NewFormState()
-	f.Values["title"], f.Values["body"], f.Values["kind"] = pr.Title, pr.Body, string(pr.Kind)
-	f.Values["options"] = strings.Join(pr.Options, "\n")
-	if pr.Kind == vote.Approval {
-		f.Values["max_approvals"] = strconv.Itoa(pr.MaxApprovals)
+// onDraft runs h on the proposal of the path while it is a draft. Past
+// that, nothing is changed: the browser goes back to the proposal's page,
+// with flash saying why.
+func (p *adminPages) onDraft(flash string, h func(*fiber.Ctx, Station, vote.Proposal) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, pr, err := p.proposal(c)
+		if err != nil {
+			return err
+		}
+		if pr.State != vote.StateDraft {
+			return toProposal(c, st.ID, pr.ID, flash)
+		}
+		return h(c, st, pr)
 	}
-	if pr.Secret {
-		f.Values["secret"] = "on"
-	}
-	f.Values["opens"] = pr.Opens.In(p.k.Zone()).Format(adminDatetime)
-	f.Values["closes"] = pr.Closes.In(p.k.Zone()).Format(adminDatetime)
-	f.Values["quorum_pct"] = strconv.FormatFloat(pr.QuorumPct, 'f', -1, 64)
-	f.Values["pass_pct"] = strconv.FormatFloat(pr.PassPct, 'f', -1, 64)
-	return adminProposalForm{FormState: f, Station: st, Action: "/station/" + st.ID + "/proposals/" + pr.ID + "/edit", Edit: true, ProposalID: pr.ID}
 }
 
-func (p *adminPages) saveProposal(c *fiber.Ctx) error {
-	st, err := p.station(c, PermProposals)
-	if err != nil {
-		return err
-	}
-	l := p.k.Lang(c)
-	pr, err := p.proposal(c, st)
-	if err != nil {
-		return err
-	}
-	if pr.State != vote.StateDraft {
-		web.Flash(c, "flash.council.a.not_editable")
-		return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit")
-	}
+func (p *adminPages) saveProposal(c *fiber.Ctx, st Station, pr vote.Proposal) error {
 	d, f := p.readDraft(c, st)
+	d.CreatedBy = pr.CreatedBy
 	delete(f.Values, "from_item") // the link to an item is made once, at creation
-	form := adminProposalForm{FormState: f, Station: st, Action: "/station/" + st.ID + "/proposals/" + pr.ID + "/edit", Edit: true, ProposalID: pr.ID}
 	if item, err := p.h.Proposals.ItemOf(c.UserContext(), pr.ID); err != nil {
 		return err
 	} else if item != "" {
-		form.Values["from_item"] = item
+		f.Values["from_item"] = item
 	}
-	if len(f.Errors) > 0 {
-		form.Error = l.T("err.form")
-		return p.renderProposalForm(c, fiber.StatusUnprocessableEntity, form)
-	}
-	d.CreatedBy = pr.CreatedBy
-	if _, err := p.h.Votes.Edit(c.UserContext(), pr.ID, d); err != nil {
-		if status, ok := p.draftFailed(l, &form, err); ok {
-			return p.renderProposalForm(c, status, form)
-		}
-		return err
-	}
-	web.Flash(c, "flash.council.a.draft_saved")
-	return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit")
+	return p.saveDraft(c, adminDraftForm(st, pr.ID, f), func(ctx context.Context) (string, error) {
+		_, err := p.h.Votes.Edit(ctx, pr.ID, d)
+		return pr.ID, err
+	})
 }
 
-func (p *adminPages) openProposal(c *fiber.Ctx) error {
-	st, err := p.station(c, PermProposals)
-	if err != nil {
-		return err
-	}
+func (p *adminPages) openProposal(c *fiber.Ctx, st Station, pr vote.Proposal) error {
 	l := p.k.Lang(c)
-	pr, err := p.proposal(c, st)
-	if err != nil {
-		return err
-	}
-	if pr.State != vote.StateDraft {
-		web.Flash(c, "flash.council.a.already_open")
-		return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit")
-	}
 	opened, err := p.h.Proposals.Open(c.UserContext(), pr.ID)
 	var ce *vote.ClosedError
 	switch {
 	case errors.As(err, &ce):
-		form := p.draftForm(st, pr)
+		form := adminDraftForm(st, pr.ID, p.draftValues(pr))
 		form.Errors["closes"] = l.T("council.a.err.window_passed", p.k.When(ce.At))
 		form.Error = form.Errors["closes"]
 		return p.renderProposalForm(c, fiber.StatusConflict, form)
@@ -1117,8 +1128,7 @@ func (p *adminPages) openProposal(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	web.Flash(c, "flash.council.a.opened", strconv.Itoa(opened.RollSize))
-	return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit")
+	return toProposal(c, st.ID, pr.ID, "flash.council.a.opened", strconv.Itoa(opened.RollSize))
 }
 
 type adminCountRow struct {
@@ -1223,19 +1233,15 @@ func (p *adminPages) renderProposal(c *fiber.Ctx, status int, st Station, pr vot
 		checked := f.Values["kind"] == string(k) || (f.Values["kind"] == "" && i == 0)
 		data.OutcomeKinds = append(data.OutcomeKinds, web.Choice{Value: string(k), Label: l.T("council.a.outcome." + string(k)), Checked: checked})
 	}
-	return p.k.Render(c, status, web.PageArgs{Name: "admin_proposal", Title: "council.a.proposal.title", Here: "/station/" + st.ID + "/proposals/" + pr.ID + "/edit", Data: data})
+	return p.k.Render(c, status, web.PageArgs{Name: "admin_proposal", Title: "council.a.proposal.title", Here: adminProposalPath(st.ID, pr.ID), Data: data})
 }
 
 func (p *adminPages) recordOutcome(c *fiber.Ctx) error {
-	st, err := p.station(c, PermProposals)
+	st, pr, err := p.proposal(c)
 	if err != nil {
 		return err
 	}
 	l := p.k.Lang(c)
-	pr, err := p.proposal(c, st)
-	if err != nil {
-		return err
-	}
 	f := web.NewFormState()
 	f.Values["kind"], f.Values["text"] = web.Form(c, "kind"), web.Form(c, "text")
 	kind := OutcomeKind(f.Values["kind"])
@@ -1246,7 +1252,7 @@ func (p *adminPages) recordOutcome(c *fiber.Ctx) error {
 		}
 		return p.renderProposal(c, fiber.StatusConflict, st, pr, f)
 	}
-	_, err = p.h.Proposals.Record(c.UserContext(), pr.ID, p.me(c), kind, f.Values["text"])
+	_, err = p.h.Proposals.Record(c.UserContext(), pr.ID, userID(c), kind, f.Values["text"])
 	var ve *ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -1265,7 +1271,7 @@ func (p *adminPages) recordOutcome(c *fiber.Ctx) error {
 		return err
 	}
 	web.Flash(c, "flash.council.a.outcome_recorded")
-	return adminRedirect(c, "/station/"+st.ID+"/proposals/"+pr.ID+"/edit#outcomes")
+	return seeOther(c, adminProposalPath(st.ID, pr.ID)+"#outcomes")
 }
 
 // --- visits -----------------------------------------------------------------------
@@ -1340,10 +1346,10 @@ func (p *adminPages) visits(c *fiber.Ctx) error {
 
 type adminStationRow struct {
 	Station
-	OpenNow                                  bool
-	AdminNames                               []string
-	Members, Awaiting, OpenProposals, Visits int
-	AssignValue, AssignError                 string
+	adminCounts
+	OpenNow                  bool
+	AdminNames               []string
+	AssignValue, AssignError string
 }
 
 type adminStationsPage struct {
@@ -1351,7 +1357,7 @@ type adminStationsPage struct {
 	Rows     []adminStationRow
 	Accounts []StationAdminAccount
 	Pick     bool // false: no list of accounts, the form asks for an id
-	Totals   adminStationRow
+	Totals   adminCounts
 }
 
 func (p *adminPages) stations(c *fiber.Ctx) error {
@@ -1386,38 +1392,13 @@ func (p *adminPages) renderStations(c *fiber.Ctx, status int, f web.FormState, a
 			}
 			row.AdminNames = append(row.AdminNames, name)
 		}
-		members, err := p.h.Members.Members(ctx, st.ID)
-		if err != nil {
+		if row.adminCounts, _, err = p.counts(ctx, st.ID, adminWeekDays); err != nil {
 			return err
-		}
-		items, err := p.allItems(ctx, st.ID)
-		if err != nil {
-			return err
-		}
-		props, err := p.h.Proposals.List(ctx, st.ID)
-		if err != nil {
-			return err
-		}
-		week, err := p.h.Visits.Figures(ctx, st.ID, adminWeekDays)
-		if err != nil {
-			return err
-		}
-		row.Members, row.Awaiting = len(members), adminCountAwaiting(items)
-		for _, pr := range props {
-			if pr.State == vote.StateOpen {
-				row.OpenProposals++
-			}
-		}
-		for _, d := range week {
-			row.Visits += d.Visitors
 		}
 		if st.ID == assignStation {
 			row.AssignValue, row.AssignError = assignValue, assignErr
 		}
-		data.Totals.Members += row.Members
-		data.Totals.Awaiting += row.Awaiting
-		data.Totals.OpenProposals += row.OpenProposals
-		data.Totals.Visits += row.Visits
+		data.Totals.add(row.adminCounts)
 		data.Rows = append(data.Rows, row)
 	}
 	return p.k.Render(c, status, web.PageArgs{Name: "admin_stations", Title: "council.a.stations.title", Here: "/admin/stations", Data: data})
@@ -1426,35 +1407,20 @@ func (p *adminPages) renderStations(c *fiber.Ctx, status int, f web.FormState, a
 func (p *adminPages) createStation(c *fiber.Ctx) error {
 	l := p.k.Lang(c)
 	f := web.NewFormState()
-	for _, name := range []string{"name", "address", "lat", "lng"} {
-		f.Values[name] = web.Form(c, name)
-	}
-	lat, errLat := strconv.ParseFloat(strings.TrimSpace(f.Values["lat"]), 64)
-	if errLat != nil {
-		f.Errors["lat"] = l.T("council.a.err.number")
-	}
-	lng, errLng := strconv.ParseFloat(strings.TrimSpace(f.Values["lng"]), 64)
-	if errLng != nil {
-		f.Errors["lng"] = l.T("council.a.err.number")
-	}
+	lat, lng := adminReadPlace(c, l, &f)
 	if len(f.Errors) > 0 {
 		f.Error = l.T("err.form")
 		return p.renderStations(c, fiber.StatusUnprocessableEntity, f, "", "", "")
 	}
 	st, err := p.h.Stations.Create(c.UserContext(), NewStation{Name: f.Values["name"], Address: f.Values["address"], Lat: lat, Lng: lng})
-	var ve *ValidationError
-	switch {
-	case errors.As(err, &ve):
-		f.Errors[ve.Field], f.Error = adminReason(l, ve.Field, ve.Reason), l.T("err.form")
-		return p.renderStations(c, fiber.StatusUnprocessableEntity, f, "", "", "")
-	case errors.Is(err, ErrNameTaken):
-		f.Errors["name"], f.Error = l.T("council.a.err.name_taken"), l.T("err.form")
-		return p.renderStations(c, fiber.StatusConflict, f, "", "", "")
-	case err != nil:
+	if status, ok := adminStationFailed(l, &f, err); ok {
+		return p.renderStations(c, status, f, "", "", "")
+	}
+	if err != nil {
 		return err
 	}
 	web.Flash(c, "flash.council.a.station_created", st.Name)
-	return adminRedirect(c, "/admin/stations#station-"+st.ID)
+	return seeOther(c, "/admin/stations#station-"+st.ID)
 }
 
 func (p *adminPages) openStation(c *fiber.Ctx) error  { return p.setOpen(c, true) }
@@ -1473,7 +1439,7 @@ func (p *adminPages) setOpen(c *fiber.Ctx, open bool) error {
 	} else {
 		web.Flash(c, "flash.council.a.station_closed", st.Name)
 	}
-	return adminRedirect(c, "/admin/stations#station-"+st.ID)
+	return seeOther(c, "/admin/stations#station-"+st.ID)
 }
 
 func (p *adminPages) assignAdmin(c *fiber.Ctx) error {
@@ -1498,7 +1464,7 @@ func (p *adminPages) assignAdmin(c *fiber.Ctx) error {
 		name = user
 	}
 	web.Flash(c, "flash.council.a.admin_assigned", name, st.Name)
-	return adminRedirect(c, "/admin/stations#station-"+st.ID)
+	return seeOther(c, "/admin/stations#station-"+st.ID)
 }
 
 // --- words ------------------------------------------------------------------------

@@ -1,117 +1,28 @@
 package council
 
 import (
-	"bytes"
 	"context"
 	"image/png"
-	"io"
-	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/nuanxin/nuanxin/council/vote"
-	"github.com/nuanxin/nuanxin/policy"
-	"github.com/nuanxin/nuanxin/storage/storagetest"
-	"github.com/nuanxin/nuanxin/web"
 )
 
-// adminEnv mounts the station admins' and admins' pages on a page kit over
-// the hub fixture's stores: sa1 keeps station a, sb1 keeps station b, ad is
-// an admin, r1…r3 are riders.
-type adminEnv struct {
-	t   *testing.T
-	f   *hubFixture
-	srv *web.Server
-}
+// adminEnv is the station admins' and admins' pages (see pagesEnv).
+type adminEnv struct{ *pagesEnv }
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
-	ctx := context.Background()
-	f := newHub(t)
-	en, err := policy.NewEnforcer(ctx, storagetest.Docs(t), storagetest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	accts := bearerAccounts{}
-	grant := func(id, kind, role, domain string) {
-		accts[id] = policy.Principal{UserID: id, Kind: kind, DisplayName: "name-" + id, Login: id}
-		if err := en.Grant(ctx, policy.Subject(id), role, domain); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range []string{"r1", "r2", "r3"} {
-		grant(r, "rider", policy.RoleRider, policy.DomainAll)
-	}
-	grant("sa1", "station_admin", policy.RoleStationAdmin, policy.StationDomain(f.a.ID))
-	grant("sb1", "station_admin", policy.RoleStationAdmin, policy.StationDomain(f.b.ID))
-	grant("ad", "admin", policy.RoleAdmin, policy.DomainAll)
-	gate := policy.NewGate(en, accts, storagetest.Logger())
-	srv := web.NewServer(web.Options{Gate: gate, Registry: prometheus.NewRegistry(), Log: storagetest.Logger(),
-		Ready: func(context.Context) error { return nil }})
-	srv.AllowBody(http.MethodPost, "/station/:id/photos", MaxPhotoBytes+64<<10, true)
-	k, err := web.NewPages(srv, web.PageOptions{Gate: gate, Auth: accts, CookieLifetime: time.Hour, Log: storagetest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mountAdminPages(k, f.hub); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Check(); err != nil {
-		t.Fatal(err)
-	}
-	return &adminEnv{t: t, f: f, srv: srv}
-}
-
-func (e *adminEnv) do(method, path, who string, body io.Reader, ctype string) (int, string, http.Header) {
-	e.t.Helper()
-	req := httptest.NewRequest(method, path, body)
-	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+who)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("Accept-Language", "zh-CN")
-	res, err := e.srv.App.Test(req, -1)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b), res.Header
-}
-
-func (e *adminEnv) get(path, who string) (int, string) {
-	e.t.Helper()
-	status, body, _ := e.do(http.MethodGet, path, who, nil, "")
-	return status, body
-}
-
-func (e *adminEnv) post(path, who string, form url.Values) (int, string) {
-	e.t.Helper()
-	status, body, _ := e.do(http.MethodPost, path, who, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
-	return status, body
+	return &adminEnv{newPagesEnv(t, mountAdminPages)}
 }
 
 func (e *adminEnv) upload(path, who string, photo []byte) (int, string) {
 	e.t.Helper()
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
-	fw, err := w.CreateFormFile("photo", "photo.jpg")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_, _ = fw.Write(photo)
-	_ = w.Close()
-	status, body, _ := e.do(http.MethodPost, path, who, &b, w.FormDataContentType())
-	return status, body
+	return e.postPhoto(path, who, nil, photo)
 }
 
 func (e *adminEnv) station(id string) Station {
@@ -150,7 +61,8 @@ func proposalForm(change func(url.Values)) url.Values {
 func TestAdminPagesPermissions(t *testing.T) {
 	e := newAdminEnv(t)
 	a := e.f.a.ID
-	item := e.postItemAsMember(a, "r1", "门口的灯坏了")
+	e.join(a, "r1")
+	item := e.postItem(a, "r1", "门口的灯坏了")
 	pr, err := e.f.hub.Proposals.Put(context.Background(), vote.Draft{StationID: a, Title: "修灯", Kind: vote.YesNoAbstain,
 		Opens: time.Now(), Closes: time.Now().Add(time.Hour), QuorumPct: 10, CreatedBy: "sa1"}, "")
 	if err != nil {
@@ -213,18 +125,13 @@ func TestAdminPagesPermissions(t *testing.T) {
 	}
 }
 
-func (e *adminEnv) postItemAsMember(station, rider, text string) Item {
-	e.t.Helper()
-	e.f.join(e.t, station, rider)
-	return e.postItem(station, rider, text)
-}
-
 // TestAdminPagesCrossStationIDs: a proposal or item of station b named in a
 // path of station a is not found there, even for a's own admin.
 func TestAdminPagesCrossStationIDs(t *testing.T) {
 	e := newAdminEnv(t)
 	a, b := e.f.a.ID, e.f.b.ID
-	itemB := e.postItemAsMember(b, "r2", "乙站的反馈")
+	e.join(b, "r2")
+	itemB := e.postItem(b, "r2", "乙站的反馈")
 	prB, err := e.f.hub.Proposals.Put(context.Background(), vote.Draft{StationID: b, Title: "乙站提案", Kind: vote.YesNoAbstain,
 		Opens: time.Now(), Closes: time.Now().Add(time.Hour), CreatedBy: "sb1"}, "")
 	if err != nil {
@@ -307,8 +214,11 @@ func TestAdminDetailsAndPhotos(t *testing.T) {
 	if status, body := e.upload(photos, "sa1", []byte("this is not an image at all")); status != http.StatusUnprocessableEntity || !strings.Contains(body, "JPEG") {
 		t.Errorf("a text file as a photo: %d: %.300s", status, stripTags(body))
 	}
+	if status, body := e.upload(photos, "sa1", make([]byte, MaxPhotoBytes+1)); status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "照片不能超过 10 MB") {
+		t.Errorf("a photo over 10 MB: %d: %.300s", status, stripTags(body))
+	}
 	if n := len(e.station(a).Photos); n != 0 {
-		t.Fatalf("%d photos after a refused upload, want 0", n)
+		t.Fatalf("%d photos after refused uploads, want 0", n)
 	}
 	if status, body := e.upload(photos, "sa1", smallJPEG(t)); status != http.StatusSeeOther {
 		t.Fatalf("upload a photo: %d: %.300s", status, stripTags(body))
@@ -356,8 +266,7 @@ func TestAdminPoster(t *testing.T) {
 func TestAdminMembers(t *testing.T) {
 	e := newAdminEnv(t)
 	a := e.f.a.ID
-	e.f.join(t, a, "r1")
-	e.f.join(t, a, "r2")
+	e.join(a, "r1", "r2")
 	status, body := e.get("/station/"+a+"/members", "sa1")
 	if status != http.StatusOK || !strings.Contains(body, "共 2 名成员") || !strings.Contains(body, `id="member-r1"`) {
 		t.Errorf("roster: %d: %.500s", status, stripTags(body))
@@ -390,8 +299,8 @@ func TestAdminFeedback(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
 	a := e.f.a.ID
-	old := e.postItemAsMember(a, "r1", "第一条：饮水机太慢")
-	e.f.join(t, a, "r2")
+	e.join(a, "r1", "r2")
+	old := e.postItem(a, "r1", "第一条：饮水机太慢")
 	newer := e.postItem(a, "r2", "第二条：门口没灯")
 	third := e.postItem(a, "r2", "第三条：想要微波炉")
 	status, body := e.get("/station/"+a+"/feedback", "sa1")
@@ -449,8 +358,8 @@ func TestAdminProposals(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
 	a := e.f.a.ID
-	item := e.postItemAsMember(a, "r1", "饮水机太慢，想加一台")
-	e.f.join(t, a, "r2")
+	e.join(a, "r1")
+	item := e.postItem(a, "r1", "饮水机太慢，想加一台")
 	status, body := e.get("/station/"+a+"/proposals/new?from_item="+item.ID, "sa1")
 	if status != http.StatusOK || !strings.Contains(body, `value="饮水机太慢，想加一台"`) || !strings.Contains(body, `name="from_item" value="`+item.ID+`"`) ||
 		!strings.Contains(body, `value="30"`) || !strings.Contains(body, `value="50"`) {
@@ -535,10 +444,11 @@ func TestAdminProposals(t *testing.T) {
 	if status, body := e.post("/station/"+a+"/proposals/"+pid+"/outcomes", "sa1", url.Values{"kind": {"decision"}, "text": {"采购"}}); status != http.StatusConflict || !strings.Contains(body, "投票截止") {
 		t.Errorf("outcome before close: %d: %.300s", status, stripTags(body))
 	}
+	e.join(a, "r2") // before opening: on the roll with r1
 	if status, _ := e.post("/station/"+a+"/proposals/"+pid+"/open", "sa1", nil); status != http.StatusSeeOther {
 		t.Fatalf("open: %d", status)
 	}
-	e.f.join(t, a, "r3") // after opening: not on the roll
+	e.join(a, "r3") // after opening: not on the roll
 	pr, _ = e.f.hub.Votes.Get(ctx, pid)
 	if pr.State != vote.StateOpen || pr.RollSize != 2 {
 		t.Errorf("opened: %s, roll %d, want open with 2", pr.State, pr.RollSize)

@@ -22,13 +22,13 @@ import (
 
 	"github.com/nuanxin/nuanxin/coords"
 	"github.com/nuanxin/nuanxin/council/vote"
-	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/web"
 )
 
-//go:embed templates/rider_*.html
-var riderTemplates embed.FS
-
+// riderStatic is the riders' pages' own static files: the kit adds every
+// file of the folder it is given and refuses one added twice, and a page
+// group may be mounted alone (as the tests do), so each brings its own.
+//
 //go:embed static/stations.js static/rider.js static/rider.css
 var riderStatic embed.FS
 
@@ -41,20 +41,12 @@ type riderPages struct {
 // mountRiderPages adds the pages riders use: stations, check-in, the
 // feedback pool and proposals with their ballots.
 func mountRiderPages(k *web.Pages, h *Hub) error {
-	if err := web.Require("council: rider pages", map[string]bool{
-		"Pages": k == nil, "Hub": h == nil,
-	}); err != nil {
-		return err
-	}
-	if err := web.Require("council: rider pages", map[string]bool{
-		"Stations": h.Stations == nil, "Members": h.Members == nil, "Feedback": h.Feedback == nil, "Votes": h.Votes == nil,
-		"Visits": h.Visits == nil, "Proposals": h.Proposals == nil, "Photos": h.Photos == nil, "Names": h.Names == nil,
-	}); err != nil {
+	if err := requireHub("council: rider pages", k, h); err != nil {
 		return err
 	}
 	p := &riderPages{k: k, h: h, now: time.Now}
 	k.AddMessages(riderMessages)
-	k.AddTemplates(riderTemplates, "templates/rider_stations.html", "templates/rider_station.html", "templates/rider_checkin.html",
+	k.AddTemplates(pageTemplates, "templates/rider_stations.html", "templates/rider_station.html", "templates/rider_checkin.html",
 		"templates/rider_feedback.html", "templates/rider_item.html", "templates/rider_proposals.html", "templates/rider_proposal.html")
 	k.AddStatic(riderStatic, "static")
 	k.AddNav(web.NavLink{Href: "/stations", Label: "council.r.nav", Perm: PermCouncilRead, Order: 33})
@@ -81,56 +73,15 @@ func mountRiderPages(k *web.Pages, h *Hub) error {
 
 // --- shared helpers ------------------------------------------------------------
 
-func userID(c *fiber.Ctx) string {
-	me, _ := policy.PrincipalFrom(c.UserContext())
-	return me.UserID
-}
-
-// label names a code in the reader's language (the code itself when the
-// list does not know it).
-func label(l web.Lang, ls []Label, code string) string {
-	for _, x := range ls {
-		if x.Code == code {
-			if l.Tag() == web.EN {
-				return x.En
-			}
-			return x.Zh
-		}
-	}
-	return code
-}
-
-func labels(l web.Lang, ls []Label, codes []string) []string {
-	out := make([]string, 0, len(codes))
-	for _, c := range codes {
-		out = append(out, label(l, ls, c))
-	}
-	return out
-}
-
-// photoURL is the address a council photo is served at: each segment of the
-// object key escaped, so that any key reaches the photo route intact.
-func photoURL(key string) string {
-	segs := strings.Split(key, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return "/council/photos/" + strings.Join(segs, "/")
-}
-
 // stationOr404 loads the station in the path.
-func (p *riderPages) stationOr404(c *fiber.Ctx, l web.Lang) (Station, error) {
-	st, err := p.h.Stations.Get(c.UserContext(), c.Params("id"))
-	if errors.Is(err, ErrNotFound) {
-		return Station{}, fiber.NewError(fiber.StatusNotFound, l.T("council.r.err.no_station"))
-	}
-	return st, err
+func (p *riderPages) stationOr404(c *fiber.Ctx) (Station, error) {
+	return pathStation(c, p.h, c.Params("id"), p.k.Lang(c).T("council.r.err.no_station"))
 }
 
 // canManage reports whether the caller keeps this station (its admins,
 // and admins): the pages then link to the station's council desk.
 func (p *riderPages) canManage(c *fiber.Ctx, station string) bool {
-	return p.k.Gate().Check(c.UserContext(), PermProposals, policy.StationDomain(station)) == nil
+	return holds(p.k, c, PermProposals, station)
 }
 
 // distance writes metres as pages show them.
@@ -139,30 +90,6 @@ func distance(l web.Lang, m float64) string {
 		return l.T("council.r.m", int(math.Round(m)))
 	}
 	return l.T("council.r.km", strconv.FormatFloat(m/1000, 'f', 1, 64))
-}
-
-// hoursText writes one weekday's hours entry in words.
-func hoursText(l web.Lang, spec string) string {
-	switch spec {
-	case "":
-		return l.T("council.r.hours.closed")
-	case "24h":
-		return l.T("council.r.hours.all_day")
-	}
-	return strings.ReplaceAll(spec, ",", ", ")
-}
-
-// waited writes how long an item has waited: minutes, hours or days.
-func waited(l web.Lang, d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d < time.Hour:
-		return l.T("council.r.waited.min", max(1, int(d.Minutes())))
-	case d < 24*time.Hour:
-		return l.T("council.r.waited.hours", int(d.Hours()))
-	}
-	return l.T("council.r.waited.days", int(d.Hours()/24))
 }
 
 // navLinks are the navigation links as templates need them: html/template
@@ -343,16 +270,15 @@ type dayRow struct {
 }
 
 type stationPage struct {
-	ID, Name, Address      string
-	Lat, Lng               string
-	OpenNow, AdminsClosed  bool
-	Photos                 []string
-	Hours                  []dayRow
-	Facilities, Services   []string
-	Nav                    navLinks
-	Members                int
-	Home                   string // "here", "other" or "" (no home council)
-	HomeName, HomeID       string
+	ID, Name, Address     string
+	Lat, Lng              string
+	OpenNow, AdminsClosed bool
+	Photos                []string
+	Hours                 []dayRow
+	Facilities, Services  []string
+	Nav                   navLinks
+	Members               int
+	homeCouncil
 	CanJoin, CanCheckIn    bool
 	CanManage              bool
 	Err                    string
@@ -365,12 +291,11 @@ var weekOrder = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.T
 func (p *riderPages) station(c *fiber.Ctx) error { return p.renderStation(c, fiber.StatusOK, "") }
 
 func (p *riderPages) renderStation(c *fiber.Ctx, status int, errText string) error {
-	l := p.k.Lang(c)
-	ctx := c.UserContext()
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
+	l, ctx := p.k.Lang(c), c.UserContext()
 	now := p.now()
 	data := stationPage{ID: st.ID, Name: st.Name, Address: st.Address, OpenNow: st.OpenNow(now), AdminsClosed: !st.Open,
 		Lat: strconv.FormatFloat(st.Lat, 'f', 5, 64), Lng: strconv.FormatFloat(st.Lng, 'f', 5, 64),
@@ -390,40 +315,52 @@ func (p *riderPages) renderStation(c *fiber.Ctx, status int, errText string) err
 	}
 	data.Members = len(members)
 	if data.CanJoin {
-		h, err := p.h.Members.Home(ctx, userID(c))
-		if err != nil {
+		if data.homeCouncil, err = p.home(c, st.ID); err != nil {
 			return err
-		}
-		switch {
-		case h.Station == st.ID:
-			data.Home = "here"
-		case h.Station != "":
-			data.Home, data.HomeID = "other", h.Station
-			if other, err := p.h.Stations.Get(ctx, h.Station); err == nil {
-				data.HomeName = other.Name
-			}
 		}
 	}
 	props, err := p.h.Proposals.List(ctx, st.ID)
 	if err != nil {
 		return err
 	}
-	for _, pr := range props {
-		if pr.State == vote.StateOpen {
-			data.OpenProposals++
-		}
-	}
+	data.OpenProposals = openCount(props)
 	return p.k.Render(c, status, web.PageArgs{Name: "rider_station", Title: "council.r.station.title", Here: "/stations/" + st.ID, Data: data})
+}
+
+// homeCouncil is the rider's council as a station's pages show it: Home is
+// "here", "other" (HomeID and HomeName name that station) or "" (none).
+type homeCouncil struct {
+	Home             string
+	HomeID, HomeName string
+}
+
+// home says where the caller's council is, seen from station.
+func (p *riderPages) home(c *fiber.Ctx, station string) (homeCouncil, error) {
+	ctx := c.UserContext()
+	h, err := p.h.Members.Home(ctx, userID(c))
+	switch {
+	case err != nil:
+		return homeCouncil{}, err
+	case h.Station == station:
+		return homeCouncil{Home: "here"}, nil
+	case h.Station == "":
+		return homeCouncil{}, nil
+	}
+	hc := homeCouncil{Home: "other", HomeID: h.Station}
+	// A station that cannot be read now only costs the sentence its name.
+	if other, err := p.h.Stations.Get(ctx, h.Station); err == nil {
+		hc.HomeName = other.Name
+	}
+	return hc, nil
 }
 
 // --- check-in ------------------------------------------------------------------------
 
 type checkinPage struct {
-	ID, Name       string
-	Done, First    bool
-	Visitors       int
-	Home           string // as on the station page
-	HomeName       string
+	ID, Name    string
+	Done, First bool
+	Visitors    int
+	homeCouncil
 	CanJoin        bool
 	OpenNow        bool
 	AdminsClosed   bool
@@ -431,8 +368,7 @@ type checkinPage struct {
 }
 
 func (p *riderPages) checkinForm(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
@@ -444,15 +380,13 @@ func (p *riderPages) checkinForm(c *fiber.Ctx) error {
 // in twice a day counts once, so a reload does no harm), with the council
 // offered to a rider whose home is elsewhere.
 func (p *riderPages) checkin(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	ctx := c.UserContext()
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
-	res, err := p.h.Visits.CheckIn(ctx, st.ID, userID(c))
+	res, err := p.h.Visits.CheckIn(c.UserContext(), st.ID, userID(c))
 	if errors.Is(err, ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, l.T("council.r.err.no_station"))
+		return fiber.NewError(fiber.StatusNotFound, p.k.Lang(c).T("council.r.err.no_station"))
 	}
 	if err != nil {
 		return err
@@ -460,18 +394,8 @@ func (p *riderPages) checkin(c *fiber.Ctx) error {
 	data := checkinPage{ID: st.ID, Name: st.Name, Done: true, First: res.First, Visitors: res.Visitors,
 		CanJoin: p.k.Can(c, PermJoin), OpenNow: st.OpenNow(p.now()), AdminsClosed: !st.Open}
 	if data.CanJoin {
-		h, err := p.h.Members.Home(ctx, userID(c))
-		if err != nil {
+		if data.homeCouncil, err = p.home(c, st.ID); err != nil {
 			return err
-		}
-		switch {
-		case h.Station == st.ID:
-			data.Home = "here"
-		case h.Station != "":
-			data.Home = "other"
-			if other, err := p.h.Stations.Get(ctx, h.Station); err == nil {
-				data.HomeName = other.Name
-			}
 		}
 	}
 	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "rider_checkin", Title: "council.r.checkin.title",
@@ -493,11 +417,11 @@ func back(c *fiber.Ctx, fallback string) string {
 }
 
 func (p *riderPages) join(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
+	l := p.k.Lang(c)
 	_, err = p.h.Members.Join(c.UserContext(), st.ID, userID(c))
 	switch {
 	case errors.Is(err, ErrContended):
@@ -508,7 +432,7 @@ func (p *riderPages) join(c *fiber.Ctx) error {
 		return err
 	}
 	web.Flash(c, "flash.council.r.joined", st.Name)
-	return c.Redirect(back(c, "/stations/"+st.ID), fiber.StatusSeeOther)
+	return seeOther(c, back(c, "/stations/"+st.ID))
 }
 
 func (p *riderPages) leave(c *fiber.Ctx) error {
@@ -524,7 +448,7 @@ func (p *riderPages) leave(c *fiber.Ctx) error {
 	default:
 		web.Flash(c, "flash.council.r.left")
 	}
-	return c.Redirect(back(c, "/stations"), fiber.StatusSeeOther)
+	return seeOther(c, back(c, "/stations"))
 }
 
 // --- the feedback pool -------------------------------------------------------------------
@@ -562,34 +486,31 @@ func (p *riderPages) pool(c *fiber.Ctx) error {
 }
 
 func (p *riderPages) renderPool(c *fiber.Ctx, status int, f web.FormState) error {
-	l := p.k.Lang(c)
-	ctx := c.UserContext()
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
+	l := p.k.Lang(c)
 	before, _ := strconv.Atoi(c.Query("before"))
 	if c.Method() != fiber.MethodGet {
 		before = 0
 	}
-	items, next, err := p.h.Feedback.List(ctx, st.ID, before, poolPageSize)
+	items, next, err := p.h.Feedback.List(c.UserContext(), st.ID, before, poolPageSize)
 	if err != nil {
 		return err
 	}
-	me := userID(c)
-	member, err := p.h.Members.IsMember(ctx, st.ID, me)
+	r, err := p.reader(c, st.ID)
 	if err != nil {
 		return err
 	}
-	data := poolPage{FormState: f, StationID: st.ID, StationName: st.Name, Next: next, More: next > 0, Member: member,
+	data := poolPage{FormState: f, StationID: st.ID, StationName: st.Name, Next: next, More: next > 0, Member: r.member,
 		CanPost: p.k.Can(c, PermPost), MaxText: MaxFeedbackText, MaxPhotoMB: MaxPhotoBytes >> 20, MaxPhotoBytes: MaxPhotoBytes}
 	for _, cat := range CategoryLabels() {
 		data.Categories = append(data.Categories, web.Choice{Value: cat.Code, Label: label(l, CategoryLabels(), cat.Code),
 			Checked: f.Values["category"] == cat.Code})
 	}
-	canSupport := member && p.k.Can(c, PermSupport)
 	for _, it := range items {
-		row, err := p.itemRow(c, l, it, me, canSupport, false)
+		row, err := p.itemRow(c, l, it, r, false)
 		if err != nil {
 			return err
 		}
@@ -598,13 +519,29 @@ func (p *riderPages) renderPool(c *fiber.Ctx, status int, f web.FormState) error
 	return p.k.Render(c, status, web.PageArgs{Name: "rider_feedback", Title: "council.r.pool.title", Here: "/stations/" + st.ID + "/feedback", Data: data})
 }
 
-// itemRow is an item as the pool and its own page show it. full keeps the
-// whole text; the pool shortens long ones.
-func (p *riderPages) itemRow(c *fiber.Ctx, l web.Lang, it Item, me string, canSupport, full bool) (itemRow, error) {
+// reader is who reads a station's feedback: whether they are in its
+// council, and so may support its items if their role allows.
+type reader struct {
+	id                 string
+	member, canSupport bool
+}
+
+func (p *riderPages) reader(c *fiber.Ctx, station string) (reader, error) {
+	me := userID(c)
+	member, err := p.h.Members.IsMember(c.UserContext(), station, me)
+	if err != nil {
+		return reader{}, err
+	}
+	return reader{id: me, member: member, canSupport: member && p.k.Can(c, PermSupport)}, nil
+}
+
+// itemRow is an item as the pool and its own page show it to r. full keeps
+// the whole text; the pool shortens long ones.
+func (p *riderPages) itemRow(c *fiber.Ctx, l web.Lang, it Item, r reader, full bool) (itemRow, error) {
 	ctx := c.UserContext()
 	row := itemRow{ID: it.ID, Category: label(l, CategoryLabels(), string(it.Category)), Status: string(it.Status),
 		StatusLabel: label(l, StatusLabels(), string(it.Status)), Text: it.Text, Posted: p.k.When(it.CreatedAt),
-		Waited: waited(l, it.Waiting(p.now())), Answer: it.Answer, Reason: it.Reason, Supports: it.Supports, Own: it.Author == me}
+		Waited: waited(l, it.Waiting(p.now())), Answer: it.Answer, Reason: it.Reason, Supports: it.Supports, Own: it.Author == r.id}
 	if !full && utf8.RuneCountInString(row.Text) > 280 {
 		row.Text = string([]rune(row.Text)[:280]) + "…"
 	}
@@ -612,9 +549,9 @@ func (p *riderPages) itemRow(c *fiber.Ctx, l web.Lang, it Item, me string, canSu
 		row.Photo = photoURL(it.PhotoKey)
 	}
 	live := it.Status == StatusOpen || it.Status == StatusUnderReview
-	if canSupport && live && !row.Own {
+	if r.canSupport && live && !row.Own {
 		row.CanSupport = true
-		ok, err := p.h.Feedback.Supported(ctx, it.ID, me)
+		ok, err := p.h.Feedback.Supported(ctx, it.ID, r.id)
 		if err != nil {
 			return row, err
 		}
@@ -649,26 +586,18 @@ func (p *riderPages) post(c *fiber.Ctx) error {
 		}
 		return p.renderPool(c, status, f)
 	}
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
 	var photo []byte
 	if fh, err := c.FormFile("photo"); err == nil && (fh.Size > 0 || fh.Filename != "") {
-		if fh.Size > MaxPhotoBytes {
+		photo, err = readPhoto(fh)
+		switch {
+		case errors.Is(err, errPhotoTooLarge):
 			return show(fiber.StatusRequestEntityTooLarge, "photo", l.T("council.r.err.photo_size", MaxPhotoBytes>>20))
-		}
-		r, err := fh.Open()
-		if err != nil {
+		case err != nil:
 			return show(fiber.StatusUnprocessableEntity, "photo", l.T("council.r.err.photo"))
-		}
-		photo, err = io.ReadAll(io.LimitReader(r, MaxPhotoBytes+1))
-		r.Close()
-		if err != nil {
-			return show(fiber.StatusUnprocessableEntity, "photo", l.T("council.r.err.photo"))
-		}
-		if len(photo) > MaxPhotoBytes {
-			return show(fiber.StatusRequestEntityTooLarge, "photo", l.T("council.r.err.photo_size", MaxPhotoBytes>>20))
 		}
 	}
 	it, err := p.h.PostFeedback(c.UserContext(), NewItem{Station: st.ID, Author: userID(c), Category: Category(f.Values["category"]), Text: f.Values["text"]}, photo)
@@ -689,7 +618,7 @@ func (p *riderPages) post(c *fiber.Ctx) error {
 		return err
 	}
 	web.Flash(c, "flash.council.r.posted")
-	return c.Redirect("/feedback/"+url.PathEscape(it.ID), fiber.StatusSeeOther)
+	return seeOther(c, "/feedback/"+url.PathEscape(it.ID))
 }
 
 // fieldText says in words how to fix a field of the feedback form.
@@ -736,19 +665,18 @@ func (p *riderPages) renderItem(c *fiber.Ctx, status int, errText string) error 
 	if err != nil {
 		return err
 	}
-	me := userID(c)
-	member, err := p.h.Members.IsMember(ctx, st.ID, me)
+	r, err := p.reader(c, st.ID)
 	if err != nil {
 		return err
 	}
-	row, err := p.itemRow(c, l, it, me, member && p.k.Can(c, PermSupport), true)
+	row, err := p.itemRow(c, l, it, r, true)
 	if err != nil {
 		return err
 	}
 	if name, err := p.h.Names.DisplayName(ctx, it.Author); err == nil {
 		row.Author = name
 	}
-	data := itemPage{itemRow: row, StationID: st.ID, StationName: st.Name, Err: errText, Member: member, CanJoin: p.k.Can(c, PermJoin)}
+	data := itemPage{itemRow: row, StationID: st.ID, StationName: st.Name, Err: errText, Member: r.member, CanJoin: p.k.Can(c, PermJoin)}
 	tl, err := p.h.Feedback.Timeline(ctx, it.ID)
 	if err != nil {
 		return err
@@ -787,7 +715,7 @@ func (p *riderPages) support(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	return c.Redirect(back(c, "/feedback/"+url.PathEscape(id)), fiber.StatusSeeOther)
+	return seeOther(c, back(c, "/feedback/"+url.PathEscape(id)))
 }
 
 // --- photos ------------------------------------------------------------------------------------
@@ -839,13 +767,12 @@ type proposalsPage struct {
 }
 
 func (p *riderPages) proposals(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	ctx := c.UserContext()
-	st, err := p.stationOr404(c, l)
+	st, err := p.stationOr404(c)
 	if err != nil {
 		return err
 	}
-	list, err := p.h.Proposals.List(ctx, st.ID)
+	l := p.k.Lang(c)
+	list, err := p.h.Proposals.List(c.UserContext(), st.ID)
 	if err != nil {
 		return err
 	}
@@ -994,17 +921,16 @@ type proposalPage struct {
 
 // loadProposal returns the proposal in the path, as the caller may see it:
 // a draft only to those who keep its station.
-func (p *riderPages) loadProposal(c *fiber.Ctx, l web.Lang) (vote.Proposal, error) {
+func (p *riderPages) loadProposal(c *fiber.Ctx) (vote.Proposal, error) {
 	pr, err := p.h.Votes.Get(c.UserContext(), c.Params("id"))
 	if errors.Is(err, vote.ErrNotFound) || (err == nil && pr.State == vote.StateDraft && !p.canManage(c, pr.StationID)) {
-		return vote.Proposal{}, fiber.NewError(fiber.StatusNotFound, l.T("council.r.err.no_proposal"))
+		return vote.Proposal{}, fiber.NewError(fiber.StatusNotFound, p.k.Lang(c).T("council.r.err.no_proposal"))
 	}
 	return pr, err
 }
 
 func (p *riderPages) proposal(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	pr, err := p.loadProposal(c, l)
+	pr, err := p.loadProposal(c)
 	if err != nil {
 		return err
 	}
@@ -1138,11 +1064,11 @@ func (p *riderPages) results(l web.Lang, pr vote.Proposal, t vote.Tally, history
 // vote casts the rider's ballot from the proposal page's form and shows the
 // page again with the receipt, or with the refusal beside the ballot.
 func (p *riderPages) vote(c *fiber.Ctx) error {
-	l := p.k.Lang(c)
-	pr, err := p.loadProposal(c, l)
+	pr, err := p.loadProposal(c)
 	if err != nil {
 		return err
 	}
+	l := p.k.Lang(c)
 	var choice []string
 	for _, v := range c.Context().PostArgs().PeekMulti("choice") {
 		choice = append(choice, string(v)) // a copy: Fiber reuses the request's memory

@@ -1,148 +1,30 @@
 package council
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/nuanxin/nuanxin/council/vote"
-	"github.com/nuanxin/nuanxin/policy"
-	"github.com/nuanxin/nuanxin/storage/storagetest"
-	"github.com/nuanxin/nuanxin/web"
 )
 
-// bearerAccounts answers the gate for the pages' tests: the bearer token is
-// the account id. The accounts domain is not imported here (it would make a
-// cycle through the app); the gate, the policy and every council store are
-// the real ones.
-type bearerAccounts map[string]policy.Principal
+// riderEnv is the riders' pages (see pagesEnv).
+type riderEnv struct{ *pagesEnv }
 
-func (b bearerAccounts) Authenticate(_ context.Context, token string) (policy.Principal, error) {
-	if p, ok := b[token]; ok {
-		return p, nil
-	}
-	return policy.Principal{}, policy.ErrUnauthenticated
-}
-
-type riderEnv struct {
-	t    *testing.T
-	f    *hubFixture
-	srv  *web.Server
-	lang string
-}
-
-// newRiderEnv mounts the rider pages on a page kit over the hub fixture's
-// stores, with riders r1…r4, a station admin of station a (sa1) and an
-// admin.
 func newRiderEnv(t *testing.T) *riderEnv {
 	t.Helper()
-	ctx := context.Background()
-	f := newHub(t)
-	en, err := policy.NewEnforcer(ctx, storagetest.Docs(t), storagetest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	accts := bearerAccounts{}
-	grant := func(id, kind, role, domain string) {
-		accts[id] = policy.Principal{UserID: id, Kind: kind, DisplayName: "name-" + id, Login: id}
-		if err := en.Grant(ctx, policy.Subject(id), role, domain); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range []string{"r1", "r2", "r3", "r4"} {
-		grant(r, "rider", policy.RoleRider, policy.DomainAll)
-	}
-	grant("sa1", "station_admin", policy.RoleStationAdmin, policy.StationDomain(f.a.ID))
-	gate := policy.NewGate(en, accts, storagetest.Logger())
-	srv := web.NewServer(web.Options{Gate: gate, Registry: prometheus.NewRegistry(), Log: storagetest.Logger(),
-		Ready: func(context.Context) error { return nil }})
-	srv.AllowBody(http.MethodPost, "/stations/:id/feedback", MaxPhotoBytes+64<<10, true)
-	k, err := web.NewPages(srv, web.PageOptions{Gate: gate, Auth: accts, CookieLifetime: time.Hour, Log: storagetest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mountRiderPages(k, f.hub); err != nil {
-		t.Fatal(err)
-	}
-	return &riderEnv{t: t, f: f, srv: srv, lang: "zh-CN"}
-}
-
-// do sends a request as who ("" for nobody) and returns the status and body.
-func (e *riderEnv) do(method, path, who string, body io.Reader, ctype string) (int, string) {
-	e.t.Helper()
-	req := httptest.NewRequest(method, path, body)
-	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+who)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("Accept-Language", e.lang)
-	res, err := e.srv.App.Test(req, -1)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
-}
-
-func (e *riderEnv) get(path, who string) (int, string) {
-	e.t.Helper()
-	return e.do(http.MethodGet, path, who, nil, "")
-}
-
-func (e *riderEnv) post(path, who string, form url.Values) (int, string) {
-	e.t.Helper()
-	return e.do(http.MethodPost, path, who, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+	return &riderEnv{newPagesEnv(t, mountRiderPages)}
 }
 
 // postItem sends the feedback form as a browser does: multipart, the photo
 // optional.
 func (e *riderEnv) postItem(station, who, category, text string, photo []byte) (int, string) {
 	e.t.Helper()
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
-	_ = w.WriteField("category", category)
-	_ = w.WriteField("text", text)
-	if photo != nil {
-		fw, err := w.CreateFormFile("photo", "photo.jpg")
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		_, _ = fw.Write(photo)
-	}
-	_ = w.Close()
-	return e.do(http.MethodPost, "/stations/"+station+"/feedback", who, &b, w.FormDataContentType())
+	return e.postPhoto("/stations/"+station+"/feedback", who, url.Values{"category": {category}, "text": {text}}, photo)
 }
-
-// want checks a response's status and that its body holds every snippet.
-func want(t *testing.T, what string, status int, body string, wantStatus int, snippets ...string) {
-	t.Helper()
-	if status != wantStatus {
-		t.Errorf("%s: status %d, want %d; body: %.600s", what, status, wantStatus, stripTags(body))
-	}
-	for _, s := range snippets {
-		if !strings.Contains(body, s) {
-			t.Errorf("%s: the page lacks %q; page text: %.1500s", what, s, stripTags(body))
-		}
-	}
-}
-
-var tags = regexp.MustCompile(`(?s)<[^>]*>|\s+`)
-
-func stripTags(s string) string { return tags.ReplaceAllString(s, " ") }
 
 // TestRiderPagesStationsAndPool walks a rider through the station pages and
 // the feedback pool: the list with and without a position, check-in,
@@ -186,10 +68,14 @@ func TestRiderPagesStationsAndPool(t *testing.T) {
 	if st != http.StatusSeeOther {
 		t.Fatalf("join: status %d", st)
 	}
-	e.f.join(t, a.ID, "r2")
-	e.f.join(t, b.ID, "r3")
+	e.join(a.ID, "r2")
+	e.join(b.ID, "r3")
 	st, body = e.get("/stations/"+a.ID, "r1")
 	want(t, "a station of one's council", st, body, 200, "你是本驿站议事会成员", "议事会成员 2 人", "退出议事会")
+	st, body = e.get("/stations/"+a.ID, "r3")
+	want(t, "a station to a member of another council", st, body, 200, "你目前是“"+b.Name+"”议事会的成员", "改为加入本驿站议事会")
+	st, body = e.post("/stations/"+a.ID+"/checkin", "r3", nil)
+	want(t, "a check-in by a member of another council", st, body, 200, "签到成功", "你目前是“"+b.Name+"”议事会的成员", "改为加入本驿站议事会")
 
 	for _, c := range []struct {
 		name, category, text string
@@ -201,6 +87,7 @@ func TestRiderPagesStationsAndPool(t *testing.T) {
 		{"5,000 characters", "facilities", strings.Repeat("长", 5000), nil, 422, "请填写 1 到 2000 字的内容"},
 		{"no category", "", "饮水机坏了", nil, 422, "请选择一个类别"},
 		{"a photo that is not an image", "safety", "路口没有灯", []byte("this is text, not a photo"), 422, "照片无法使用"},
+		{"a photo over 10 MB", "safety", "路口没有灯", make([]byte, MaxPhotoBytes+1), 413, "照片太大：最多 10 MB"},
 	} {
 		st, body := e.postItem(a.ID, "r1", c.category, c.text, c.photo)
 		want(t, c.name, st, body, c.status, c.msg, `class="field-error"`)
@@ -221,7 +108,7 @@ func TestRiderPagesStationsAndPool(t *testing.T) {
 	st, body = e.get("/feedback/"+it.ID, "r2")
 	want(t, "the item", st, body, 200, "饮水机坏了，请换新", "设施", "待处理", photoURL(it.PhotoKey), `action="/feedback/`+it.ID+`/support"`)
 	st, body = e.get(photoURL(it.PhotoKey), "r2")
-	if st != 200 || !bytes.HasPrefix([]byte(body), []byte("\xff\xd8")) {
+	if st != 200 || !strings.HasPrefix(body, "\xff\xd8") {
 		t.Errorf("the item's photo: status %d, %d bytes; want a JPEG", st, len(body))
 	}
 	st, _ = e.get("/council/photos/reports/x.jpg", "r2")
@@ -270,8 +157,7 @@ func TestRiderPagesVote(t *testing.T) {
 	ctx := context.Background()
 	e := newRiderEnv(t)
 	a := e.f.a
-	e.f.join(t, a.ID, "r1")
-	e.f.join(t, a.ID, "r2")
+	e.join(a.ID, "r1", "r2")
 	start := time.Now()
 	d := draft(a.ID, start, start.Add(time.Hour))
 	d.Title = "饮水机换新"
@@ -289,7 +175,7 @@ func TestRiderPagesVote(t *testing.T) {
 	if p, err = e.f.hub.Proposals.Open(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.f.join(t, a.ID, "r4") // after opening: not on the roll
+	e.join(a.ID, "r4") // after opening: not on the roll
 	st, body = e.get("/stations/"+a.ID+"/proposals", "r1")
 	want(t, "proposals", st, body, 200, "正在投票", "/proposals/"+p.ID)
 	st, body = e.get("/proposals/"+p.ID, "r1")
@@ -349,7 +235,7 @@ func TestRiderPagesSecretBallot(t *testing.T) {
 	ctx := context.Background()
 	e := newRiderEnv(t)
 	a := e.f.a
-	e.f.join(t, a.ID, "r1")
+	e.join(a.ID, "r1")
 	start := time.Now()
 	d := draft(a.ID, start, start.Add(time.Hour))
 	d.Kind, d.Options, d.MaxApprovals, d.Secret = vote.Approval, []string{"换饮水机", "加座椅", "装空调"}, 2, true
