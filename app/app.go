@@ -202,6 +202,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	}
 	enforcer := a.Enforcer
 	a.Inbox = inbox.NewService(stores.DB, func() []string { return enforcer.UsersWith(policy.RoleAdmin, policy.DomainAll) }, log)
+	if _, err := a.Inbox.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("move earlier notifications into the inbox chains: %w", err)
+	}
 	a.Feed = reports.NewFeed(stores.DB, log)
 	if err := a.Feed.Init(ctx); err != nil {
 		return nil, err

@@ -233,7 +233,7 @@ type Feedback struct {
 	now     func() time.Time
 
 	itemLocks storage.KeyedLocks[struct{}]
-	hints     chainHints
+	hints     storage.ChainHints
 }
 
 // NewFeedback builds the pool. An adopted item earns its author points
@@ -263,9 +263,9 @@ func (f *Feedback) Post(ctx context.Context, in NewItem) (Item, error) {
 	it := Item{ID: bson.NewObjectID().Hex(), Station: in.Station, Author: in.Author, Category: in.Category, Text: in.Text,
 		PhotoKey: in.PhotoKey, CreatedAt: now, Status: StatusOpen, UpdatedAt: now}
 	// Listed first: an item that exists is always on its station's list.
-	if _, err := appendOnce(ctx, f.list, &f.hints, in.Station, it.ID, func(id string, _ int) any {
+	if _, err := storage.AppendOnce(ctx, f.list, &f.hints, in.Station, it.ID, func(id string, _ int) any {
 		return listEntry{ID: id, Src: it.ID, At: now}
-	}); err != nil && !isRecorded(err) {
+	}); err != nil && !storage.IsRecorded(err) {
 		return Item{}, err
 	}
 	if _, err := f.items.InsertOne(ctx, it); err != nil {
@@ -291,19 +291,19 @@ func (f *Feedback) Get(ctx context.Context, id string) (Item, error) {
 // fresh applies timeline entries newer than the item's projection (a writer
 // stopped before projecting) and counts the supports from the tally.
 func (f *Feedback) fresh(ctx context.Context, it Item) (Item, error) {
-	n, err := chainHead(ctx, f.log, it.ID, it.Seq)
+	n, err := storage.ChainHead(ctx, f.log, it.ID, it.Seq)
 	if err != nil {
 		return Item{}, err
 	}
 	if n > it.Seq {
 		var e FeedbackEntry
-		if err := f.log.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(it.ID, n)}}).Decode(&e); err != nil {
+		if err := f.log.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(it.ID, n)}}).Decode(&e); err != nil {
 			return Item{}, fmt.Errorf("council: read feedback timeline: %w", err)
 		}
 		it = applyEntry(it, e)
 		f.project(ctx, it)
 	}
-	c, err := chainHead(ctx, f.tally, it.ID, max(it.Supports, f.hints.get(f.tally.Name()+":"+it.ID)))
+	c, err := storage.ChainHead(ctx, f.tally, it.ID, max(it.Supports, f.hints.Get(storage.ChainKey(f.tally, it.ID))))
 	if err != nil {
 		return Item{}, err
 	}
@@ -354,7 +354,7 @@ func (f *Feedback) List(ctx context.Context, station string, before, limit int) 
 	}
 	n := before - 1
 	if before <= 0 {
-		h, err := chainHead(ctx, f.list, station, f.hints.get(f.list.Name()+":"+station))
+		h, err := storage.ChainHead(ctx, f.list, station, f.hints.Get(storage.ChainKey(f.list, station)))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -363,7 +363,7 @@ func (f *Feedback) List(ctx context.Context, station string, before, limit int) 
 	out := []Item{}
 	for ; n >= 1 && len(out) < limit; n-- {
 		var le listEntry
-		if err := f.list.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(station, n)}}).Decode(&le); err != nil {
+		if err := f.list.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(station, n)}}).Decode(&le); err != nil {
 			return nil, 0, fmt.Errorf("council: read feedback list: %w", err)
 		}
 		it, err := f.Get(ctx, le.Src)
@@ -426,11 +426,11 @@ func (f *Feedback) Support(ctx context.Context, itemID, member string) (int, err
 	// contended chains collapse otherwise); across instances the unique
 	// _id and source decide.
 	_, unlock := f.itemLocks.Lock(itemID)
-	n, err := appendOnce(ctx, f.tally, &f.hints, itemID, key.ID, func(id string, _ int) any {
+	n, err := storage.AppendOnce(ctx, f.tally, &f.hints, itemID, key.ID, func(id string, _ int) any {
 		return tallyEntry{ID: id, Src: key.ID, Member: member, At: key.At}
 	})
 	unlock()
-	if err != nil && !isRecorded(err) {
+	if err != nil && !storage.IsRecorded(err) {
 		return 0, err
 	}
 	if n > 0 {
@@ -438,7 +438,7 @@ func (f *Feedback) Support(ctx context.Context, itemID, member string) (int, err
 			f.logger.Warn("council: mark support numbered", "support", key.ID, "err", err)
 		}
 	}
-	count, err := chainHead(ctx, f.tally, itemID, f.hints.get(f.tally.Name()+":"+itemID))
+	count, err := storage.ChainHead(ctx, f.tally, itemID, f.hints.Get(storage.ChainKey(f.tally, itemID)))
 	if err != nil {
 		return 0, err
 	}
@@ -508,7 +508,7 @@ func (f *Feedback) Transition(ctx context.Context, itemID string, to FeedbackSta
 				return Item{}, fmt.Errorf("council: record pending award: %w", err)
 			}
 		}
-		e := FeedbackEntry{ID: chainID(itemID, it.Seq+1), Item: itemID, Seq: it.Seq + 1, From: it.Status, To: to, Text: text, By: by, At: now}
+		e := FeedbackEntry{ID: storage.ChainID(itemID, it.Seq+1), Item: itemID, Seq: it.Seq + 1, From: it.Status, To: to, Text: text, By: by, At: now}
 		if _, err := f.log.InsertOne(ctx, e); err != nil {
 			if storage.IsDuplicateKey(err) {
 				continue // another change won: decide again on the new state
@@ -592,7 +592,7 @@ func (f *Feedback) Timeline(ctx context.Context, itemID string) ([]FeedbackEntry
 	out := []FeedbackEntry{}
 	for n := 1; ; n++ {
 		var e FeedbackEntry
-		err := f.log.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(itemID, n)}}).Decode(&e)
+		err := f.log.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(itemID, n)}}).Decode(&e)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return out, nil
 		}

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/nuanxin/nuanxin/storage"
 	"github.com/nuanxin/nuanxin/storage/storagetest"
 )
 
@@ -329,7 +330,7 @@ func TestListByStation(t *testing.T) {
 		ids = append(ids, mustPost(t, f, "r1", fmt.Sprintf("第%d条", i)).ID)
 		if i == 2 {
 			// A writer that stopped after listing its item: readers skip it.
-			if _, err := appendOnce(ctx, f.list, &f.hints, "stA", "ghost", func(id string, _ int) any {
+			if _, err := storage.AppendOnce(ctx, f.list, &f.hints, "stA", "ghost", func(id string, _ int) any {
 				return listEntry{ID: id, Src: "ghost", At: time.Now()}
 			}); err != nil {
 				t.Fatal(err)

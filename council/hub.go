@@ -151,7 +151,7 @@ type Visits struct {
 	coll     *mongo.Collection
 	stations *Service
 	now      func() time.Time
-	hints    chainHints
+	hints    storage.ChainHints
 	past     sync.Map // "<station>/<day>" of a day before today → int (final)
 }
 
@@ -181,14 +181,14 @@ func (v *Visits) CheckIn(ctx context.Context, station, rider string) (VisitResul
 	day := VisitDay(now)
 	prefix := station + "/" + day
 	src := prefix + "/" + rider
-	n, err := appendOnce(ctx, v.coll, &v.hints, prefix, src, func(id string, _ int) any {
+	n, err := storage.AppendOnce(ctx, v.coll, &v.hints, prefix, src, func(id string, _ int) any {
 		return visitEntry{ID: id, Src: src, Station: station, Rider: rider, At: now.Truncate(time.Millisecond)}
 	})
 	first := err == nil
-	if err != nil && !isRecorded(err) {
+	if err != nil && !storage.IsRecorded(err) {
 		return VisitResult{}, err
 	}
-	head, err := chainHead(ctx, v.coll, prefix, max(n, v.hints.get(v.coll.Name()+":"+prefix)))
+	head, err := storage.ChainHead(ctx, v.coll, prefix, max(n, v.hints.Get(storage.ChainKey(v.coll, prefix))))
 	if err != nil {
 		return VisitResult{}, err
 	}
@@ -214,7 +214,7 @@ func (v *Visits) Figures(ctx context.Context, station string, days int) ([]DayVi
 			out = append(out, DayVisits{Day: day, Visitors: n.(int)})
 			continue
 		}
-		n, err := chainHead(ctx, v.coll, prefix, v.hints.get(v.coll.Name()+":"+prefix))
+		n, err := storage.ChainHead(ctx, v.coll, prefix, v.hints.Get(storage.ChainKey(v.coll, prefix)))
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +280,7 @@ type Proposals struct {
 	notify   Notifier
 	log      *slog.Logger
 	now      func() time.Time
-	hints    chainHints
+	hints    storage.ChainHints
 }
 
 type indexEntry struct {
@@ -353,9 +353,9 @@ func (p *Proposals) Put(ctx context.Context, d vote.Draft, fromItem string) (vot
 			return vote.Proposal{}, fmt.Errorf("council: link proposal to item: %w", err)
 		}
 	}
-	if _, err := appendOnce(ctx, p.index, &p.hints, d.StationID, d.ID, func(id string, _ int) any {
+	if _, err := storage.AppendOnce(ctx, p.index, &p.hints, d.StationID, d.ID, func(id string, _ int) any {
 		return indexEntry{ID: id, Src: d.ID, At: p.now().UTC().Truncate(time.Millisecond)}
-	}); err != nil && !isRecorded(err) {
+	}); err != nil && !storage.IsRecorded(err) {
 		return vote.Proposal{}, err
 	}
 	prop, err := p.votes.Create(ctx, d)
@@ -402,14 +402,14 @@ func (p *Proposals) Open(ctx context.Context, id string) (vote.Proposal, error) 
 
 // List returns the station's proposals, newest first, each as Get returns it.
 func (p *Proposals) List(ctx context.Context, station string) ([]vote.Proposal, error) {
-	head, err := chainHead(ctx, p.index, station, p.hints.get(p.index.Name()+":"+station))
+	head, err := storage.ChainHead(ctx, p.index, station, p.hints.Get(storage.ChainKey(p.index, station)))
 	if err != nil {
 		return nil, err
 	}
 	out := []vote.Proposal{}
 	for n := head; n >= 1; n-- {
 		var e indexEntry
-		if err := p.index.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(station, n)}}).Decode(&e); err != nil {
+		if err := p.index.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(station, n)}}).Decode(&e); err != nil {
 			return nil, fmt.Errorf("council: read proposal index: %w", err)
 		}
 		prop, err := p.votes.Get(ctx, e.Src)
@@ -501,7 +501,7 @@ func (p *Proposals) Record(ctx context.Context, proposalID, by string, kind Outc
 			return Outcome{}, &ValidationError{Field: "kind", Reason: "this proposal is done; nothing more is recorded"}
 		}
 		n := len(have) + 1
-		o := Outcome{ID: chainID(proposalID, n), Src: src, Proposal: proposalID, N: n, Kind: kind, Text: text, By: by,
+		o := Outcome{ID: storage.ChainID(proposalID, n), Src: src, Proposal: proposalID, N: n, Kind: kind, Text: text, By: by,
 			At: p.now().UTC().Truncate(time.Millisecond)}
 		if _, err := p.outcomes.InsertOne(ctx, o); err != nil {
 			if storage.IsDuplicateKey(err) {
@@ -536,7 +536,7 @@ func (p *Proposals) Outcomes(ctx context.Context, proposalID string) ([]Outcome,
 	out := []Outcome{}
 	for n := 1; ; n++ {
 		var o Outcome
-		err := p.outcomes.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(proposalID, n)}}).Decode(&o)
+		err := p.outcomes.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(proposalID, n)}}).Decode(&o)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return out, nil
 		}

@@ -56,8 +56,9 @@ const (
 var (
 	ErrNotMember = errors.New("the rider is not a member of this station's council")
 	// ErrContended means a chain changed under the caller more times than it
-	// retries; asking again normally succeeds.
-	ErrContended = errors.New("too many simultaneous changes; please try again")
+	// retries; asking again normally succeeds. It is storage.ErrContended,
+	// which storage.AppendOnce returns, so errors.Is matches either name.
+	ErrContended = storage.ErrContended
 )
 
 // Kinds of membership change.
@@ -142,7 +143,7 @@ type Members struct {
 	now      func() time.Time
 
 	riders storage.KeyedLocks[struct{}]
-	hints  chainHints
+	hints  storage.ChainHints
 
 	rosterWriters storage.KeyedLocks[struct{}]
 	folds         storage.KeyedLocks[struct{}]
@@ -309,7 +310,7 @@ func (m *Members) change(ctx context.Context, rider string, decide func(head Mem
 			return head, err
 		}
 		next.Rider, next.Seq, next.From = rider, head.Seq+1, head.Station
-		next.ID = chainID(rider, next.Seq)
+		next.ID = storage.ChainID(rider, next.Seq)
 		next.At = m.now().UTC().Truncate(time.Millisecond)
 		if _, err := m.chain.InsertOne(ctx, next); err != nil {
 			if storage.IsDuplicateKey(err) {
@@ -317,7 +318,7 @@ func (m *Members) change(ctx context.Context, rider string, decide func(head Mem
 			}
 			return Membership{}, fmt.Errorf("council: record membership: %w", err)
 		}
-		m.hints.set(membershipsCollection+":"+rider, next.Seq)
+		m.hints.Set(membershipsCollection+":"+rider, next.Seq)
 		if err := m.writeRoster(ctx, *next); err != nil {
 			// The change stands; the next change or RepairRoster completes it.
 			m.log.Warn("council: roster entry not written; will repair", "membership", next.ID, "err", err)
@@ -337,11 +338,11 @@ func (m *Members) writeRoster(ctx context.Context, e Membership) error {
 		// a chain raced for by many writers collapses (DESIGN.md).
 		_, unlock := m.rosterWriters.Lock(station)
 		defer unlock()
-		_, err := appendOnce(ctx, m.roster, &m.hints, station, re.Src, func(id string, _ int) any {
+		_, err := storage.AppendOnce(ctx, m.roster, &m.hints, station, re.Src, func(id string, _ int) any {
 			re.ID = id
 			return re
 		})
-		if isRecorded(err) {
+		if storage.IsRecorded(err) {
 			return nil
 		}
 		return err
@@ -365,15 +366,15 @@ func (m *Members) writeRoster(ctx context.Context, e Membership) error {
 // head reads the last entry of the rider's chain.
 func (m *Members) head(ctx context.Context, rider string) (Membership, error) {
 	key := membershipsCollection + ":" + rider
-	n, err := chainHead(ctx, m.chain, rider, m.hints.get(key))
+	n, err := storage.ChainHead(ctx, m.chain, rider, m.hints.Get(key))
 	if err != nil || n == 0 {
 		return Membership{}, err
 	}
 	var e Membership
-	if err := m.chain.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(rider, n)}}).Decode(&e); err != nil {
+	if err := m.chain.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(rider, n)}}).Decode(&e); err != nil {
 		return Membership{}, fmt.Errorf("council: read membership: %w", err)
 	}
-	m.hints.set(key, n)
+	m.hints.Set(key, n)
 	return e, nil
 }
 
@@ -392,7 +393,7 @@ func (m *Members) fold(ctx context.Context, station string) (map[string]rosterSt
 	m.viewsMu.Unlock()
 	for {
 		var e rosterEntry
-		err := m.roster.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(station, v.folded+1)}}).Decode(&e)
+		err := m.roster.FindOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID(station, v.folded+1)}}).Decode(&e)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			break
 		}
@@ -419,132 +420,4 @@ func checkID(field, id string) error {
 		return &ValidationError{Field: field, Reason: "not a valid id"}
 	}
 	return nil
-}
-
-// Numbered chains: documents "<prefix>/<n>", n = 1, 2, …, each claimed by a
-// unique _id insert and never deleted. An entry n is inserted only after
-// n-1 was read, so a chain has no gaps and its head is found by probing by
-// _id: a gallop from a hint, then a binary search.
-
-func chainID(prefix string, n int) string { return fmt.Sprintf("%s/%d", prefix, n) }
-
-// chainHead returns the highest n present under prefix (0 for none),
-// starting from hint, a number known to be present (or 0).
-func chainHead(ctx context.Context, coll *mongo.Collection, prefix string, hint int) (int, error) {
-	exists := func(n int) (bool, error) {
-		if n <= 0 {
-			return true, nil
-		}
-		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: chainID(prefix, n)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("council: read %s: %w", coll.Name(), err)
-		}
-		return true, nil
-	}
-	lo := max(hint, 0)
-	if ok, err := exists(lo); err != nil {
-		return 0, err
-	} else if !ok {
-		lo = 0
-	}
-	step, hi := 1, lo+1
-	for {
-		ok, err := exists(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		lo, step = hi, step*2
-		hi = lo + step
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := exists(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
-}
-
-// errRecorded says an appendOnce source is in the chain already.
-var errRecorded = errors.New("recorded already")
-
-// appendOnce appends doc(id, n) at the end of the chain under prefix,
-// unless an entry with the same source is there already (the collection's
-// unique index on "src" refuses it; errRecorded is then returned with the
-// entry's n when known, else 0). A duplicate key is either a lost race for
-// n (the _id exists: try n+1) or the source (the _id is free, or holds our
-// source).
-func appendOnce(ctx context.Context, coll *mongo.Collection, hints *chainHints, prefix, src string, doc func(id string, n int) any) (int, error) {
-	key := coll.Name() + ":" + prefix
-	n, err := chainHead(ctx, coll, prefix, hints.get(key))
-	if err != nil {
-		return 0, err
-	}
-	for range 1000 {
-		n++
-		id := chainID(prefix, n)
-		_, err := coll.InsertOne(ctx, doc(id, n))
-		if err == nil {
-			hints.set(key, n)
-			return n, nil
-		}
-		if !storage.IsDuplicateKey(err) {
-			return 0, fmt.Errorf("council: append to %s: %w", coll.Name(), err)
-		}
-		var there struct {
-			Src string `bson:"src"`
-		}
-		err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&there)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return 0, errRecorded
-		}
-		if err != nil {
-			return 0, fmt.Errorf("council: read %s: %w", coll.Name(), err)
-		}
-		if there.Src == src {
-			return n, errRecorded
-		}
-		hints.set(key, n)
-	}
-	return 0, ErrContended
-}
-
-// isRecorded reports whether appendOnce found its source there already.
-func isRecorded(err error) bool { return errors.Is(err, errRecorded) }
-
-// chainHints remembers, per chain, a number known to be present, so that
-// finding the head takes a read or two. Only a hint: a wrong or lost one
-// costs probes, never correctness. Bounded by clearing when large.
-type chainHints struct {
-	mu sync.Mutex
-	m  map[string]int
-}
-
-func (h *chainHints) get(key string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.m[key]
-}
-
-func (h *chainHints) set(key string, n int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil || len(h.m) > 100_000 {
-		h.m = map[string]int{}
-	}
-	if n > h.m[key] {
-		h.m[key] = n
-	}
 }

@@ -263,16 +263,16 @@ func TestChainHead(t *testing.T) {
 	db := mustMembersDB(t)
 	coll := db.Collection("chain_test")
 	for n := 1; n <= 37; n++ {
-		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: chainID("p", n)}}); err != nil {
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: storage.ChainID("p", n)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, hint := range []int{0, 1, 20, 37, 50} {
-		if got, err := chainHead(ctx, coll, "p", hint); err != nil || got != 37 {
+		if got, err := storage.ChainHead(ctx, coll, "p", hint); err != nil || got != 37 {
 			t.Errorf("chainHead from hint %d = %d, %v; want 37", hint, got, err)
 		}
 	}
-	if got, _ := chainHead(ctx, coll, "q", 0); got != 0 {
+	if got, _ := storage.ChainHead(ctx, coll, "q", 0); got != 0 {
 		t.Errorf("empty chain head = %d, want 0", got)
 	}
 }

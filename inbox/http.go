@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -24,6 +25,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	policy.Register(api, gate, PermRead, huma.Operation{
 		OperationID: "mark-read", Method: http.MethodPost, Path: "/api/v1/inbox/{id}/read", Tags: []string{"inbox"},
 		Summary: "Mark one of my notifications read", DefaultStatus: http.StatusNoContent, Errors: []int{404},
+		Description: "The id is the notification's as the inbox lists it, path-escaped: its '/' is sent as %2F.",
 	}, h.markRead)
 }
 
@@ -52,12 +54,18 @@ func (h *handlers) list(ctx context.Context, _ *struct{}) (*inboxOutput, error) 
 }
 
 type idInput struct {
-	ID string `path:"id" maxLength:"200"`
+	ID string `path:"id" maxLength:"300" doc:"the notification's id, path-escaped ('/' as %2F)"`
 }
 
 func (h *handlers) markRead(ctx context.Context, in *idInput) (*struct{}, error) {
 	p, _ := policy.PrincipalFrom(ctx)
-	err := h.svc.MarkRead(ctx, p.UserID, in.ID)
+	// The router hands over the path segment as sent: an id's '/' arrives
+	// as %2F, and is decoded here.
+	id, err := url.PathUnescape(in.ID)
+	if err != nil {
+		return nil, huma.Error404NotFound("You have no notification with that id.")
+	}
+	err = h.svc.MarkRead(ctx, p.UserID, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, huma.Error404NotFound("You have no notification with that id.")
 	}

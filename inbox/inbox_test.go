@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage"
 	"github.com/nuanxin/nuanxin/storage/storagetest"
@@ -13,10 +15,21 @@ import (
 
 func mustService(t *testing.T) *Service {
 	t.Helper()
+	return newService(t, mustDB(t))
+}
+
+func mustDB(t *testing.T) *mongo.Database {
+	t.Helper()
 	db := storagetest.Docs(t)
 	if err := storage.EnsureIndexes(context.Background(), db, Indexes()); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// newService is one instance's inbox on db.
+func newService(t *testing.T, db *mongo.Database) *Service {
+	t.Helper()
 	return NewService(db, func() []string { return []string{"admin1"} }, storagetest.Logger())
 }
 

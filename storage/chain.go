@@ -1,0 +1,174 @@
+package storage
+
+// Numbered chains: documents "<prefix>/<n>", n = 1, 2, …, each claimed by a
+// unique _id insert and never deleted. Why: on the embedded store only
+// unique inserts are atomic and only _id equality is read without scanning
+// the collection (DESIGN.md), so a list that must be appended to by racing
+// writers and read cheaply is kept as documents whose _id is their place.
+// An entry n is inserted only after n-1 was read, so a chain has no gaps
+// and its head is found by probing by _id: a gallop from a hint, then a
+// binary search.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// ChainID is the _id of entry n of the chain under prefix: "<prefix>/<n>".
+func ChainID(prefix string, n int) string { return fmt.Sprintf("%s/%d", prefix, n) }
+
+// ChainKey is the key under which AppendOnce keeps the hint of the chain
+// under prefix in coll: callers that read the head themselves pass
+// hints.Get(ChainKey(coll, prefix)) to ChainHead so as to share it.
+func ChainKey(coll *mongo.Collection, prefix string) string { return coll.Name() + ":" + prefix }
+
+// ChainHead returns the highest n present under prefix in coll (0 for an
+// empty chain), starting from hint, a number known to be present (or 0). A
+// hint that is wrong (too high) costs probes, never a wrong answer. It
+// reads only by _id: about 2·log2(distance from the hint) reads.
+func ChainHead(ctx context.Context, coll *mongo.Collection, prefix string, hint int) (int, error) {
+	exists := func(n int) (bool, error) {
+		if n <= 0 {
+			return true, nil
+		}
+		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: ChainID(prefix, n)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("storage: read %s: %w", coll.Name(), err)
+		}
+		return true, nil
+	}
+	lo := max(hint, 0)
+	if ok, err := exists(lo); err != nil {
+		return 0, err
+	} else if !ok {
+		lo = 0
+	}
+	step, hi := 1, lo+1
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, step = hi, step*2
+		hi = lo + step
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// Chain errors.
+var (
+	// ErrRecorded says AppendOnce found an entry with the same source in
+	// the chain already: the append happened before, nothing was written.
+	ErrRecorded = errors.New("recorded already")
+	// ErrContended means a chain grew under the caller more times than it
+	// retries; asking again normally succeeds.
+	ErrContended = errors.New("too many simultaneous changes; please try again")
+)
+
+// IsRecorded reports whether err says AppendOnce found its source there
+// already.
+func IsRecorded(err error) bool { return errors.Is(err, ErrRecorded) }
+
+// AppendOnce appends doc(id, n) at the end of the chain under prefix in
+// coll, unless an entry with the same source src is there already, and
+// returns the entry's n.
+//
+// The collection must have a unique index on the field "src", and doc must
+// set that field to src: the index is what makes an entry appear once
+// whoever races to write it (it is atomic on every store, DESIGN.md). A
+// duplicate key is therefore either a lost race for n (the _id exists with
+// another source: try n+1) or the source (the _id is free, or holds our
+// source). In the second case ErrRecorded is returned, with the entry's n
+// when known, else 0.
+//
+// Writers of one chain inside an instance should take turns (KeyedLocks):
+// racing writers collapse the chain's throughput on the embedded store.
+// Errors: ErrRecorded, ErrContended after 1000 lost races, or the store's.
+func AppendOnce(ctx context.Context, coll *mongo.Collection, hints *ChainHints, prefix, src string, doc func(id string, n int) any) (int, error) {
+	key := ChainKey(coll, prefix)
+	n, err := ChainHead(ctx, coll, prefix, hints.Get(key))
+	if err != nil {
+		return 0, err
+	}
+	for range 1000 {
+		n++
+		id := ChainID(prefix, n)
+		_, err := coll.InsertOne(ctx, doc(id, n))
+		if err == nil {
+			hints.Set(key, n)
+			return n, nil
+		}
+		if !IsDuplicateKey(err) {
+			return 0, fmt.Errorf("storage: append to %s: %w", coll.Name(), err)
+		}
+		var there struct {
+			Src string `bson:"src"`
+		}
+		err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&there)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, ErrRecorded
+		}
+		if err != nil {
+			return 0, fmt.Errorf("storage: read %s: %w", coll.Name(), err)
+		}
+		if there.Src == src {
+			return n, ErrRecorded
+		}
+		hints.Set(key, n)
+	}
+	return 0, ErrContended
+}
+
+// ChainHints remembers, per chain, a number known to be present, so that
+// finding the head takes a read or two. Only a hint: a wrong or lost one
+// costs probes, never correctness. Bounded by forgetting everything when it
+// holds more than 100,000 chains. The zero value is ready to use and safe
+// for concurrent use.
+type ChainHints struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// Get returns the hint for key (see ChainKey), 0 when there is none.
+func (h *ChainHints) Get(key string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[key]
+}
+
+// Set records that entry n of the chain named key exists; a lower number
+// than the one known is ignored.
+func (h *ChainHints) Set(key string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) > 100_000 {
+		h.m = map[string]int{}
+	}
+	if n > h.m[key] {
+		h.m[key] = n
+	}
+}
