@@ -223,6 +223,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner}, {Name: "feed", Events: a.Feed}}
 	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
+	// The open reports are read from memory (the queue, the SLA worker, the
+	// duplicate search), kept current by the feed every instance follows.
+	if err := a.Reports.LoadOpen(ctx, a.Feed); err != nil {
+		return nil, err
+	}
 
 	created, pw, err := a.Accounts.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
@@ -246,7 +251,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		}
 	}
 
-	a.Server = web.NewServer(web.Options{Gate: a.Gate, Ready: stores.Ping, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
+	a.Server = web.NewServer(web.Options{Gate: a.Gate, Ready: func(ctx context.Context) error {
+		if err := stores.Ping(ctx); err != nil {
+			return err
+		}
+		return a.Reports.OpenReady()
+	}, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
 	accounts.Routes(a.Server.API, a.Gate, a.Accounts, log)
 	grid.Routes(a.Server.API, a.Gate, a.Grid, log)
 	council.Routes(a.Server.API, a.Gate, a.Stations, log)

@@ -267,7 +267,7 @@ func (s *Service) repair(ctx context.Context, id string) error {
 // not returned: the change itself is stored and stands.
 func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 	done := true
-	if err := s.store.syncOpen(ctx, r); err != nil {
+	if err := s.syncOpen(ctx, r); err != nil {
 		s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
 		done = false
 	}

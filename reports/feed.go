@@ -59,6 +59,34 @@ type Feed struct {
 	mu   sync.Mutex
 	last int64 // highest entry known to exist
 	subs map[chan Change]struct{}
+
+	hooksMu  sync.Mutex
+	onChange []func(ctx context.Context, c Change)
+	onTick   []func(ctx context.Context, err error)
+}
+
+// OnChange registers fn to be called by Follow with each change it reads, in
+// feed order, before subscribers get it. Unlike a subscription it loses
+// nothing: Follow waits for fn, so fn must be quick (a read by _id, say).
+func (f *Feed) OnChange(fn func(ctx context.Context, c Change)) {
+	f.hooksMu.Lock()
+	defer f.hooksMu.Unlock()
+	f.onChange = append(f.onChange, fn)
+}
+
+// OnTick registers fn to be called by Follow after each of its reads, with
+// the read's error (nil: the feed was read to its end): a read model that
+// follows the feed retries what failed, and knows when it may be behind.
+func (f *Feed) OnTick(fn func(ctx context.Context, err error)) {
+	f.hooksMu.Lock()
+	defer f.hooksMu.Unlock()
+	f.onTick = append(f.onTick, fn)
+}
+
+func (f *Feed) hooks() ([]func(context.Context, Change), []func(context.Context, error)) {
+	f.hooksMu.Lock()
+	defer f.hooksMu.Unlock()
+	return f.onChange, f.onTick
 }
 
 // NewFeed builds a feed; call Init before use.
@@ -182,13 +210,19 @@ func (f *Feed) Follow(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
+		onChange, onTick := f.hooks()
+		var readErr error
 		for {
 			cs, err := f.Read(ctx, next, 100)
 			if err != nil && ctx.Err() == nil {
 				f.log.Warn("follow the report feed", "err", err)
+				readErr = err
 			}
 			for _, c := range cs {
 				next = c.Seq
+				for _, fn := range onChange {
+					fn(ctx, c)
+				}
 				f.broadcast(c)
 			}
 			if len(cs) < 100 {
@@ -196,6 +230,12 @@ func (f *Feed) Follow(ctx context.Context, every time.Duration) {
 			}
 		}
 		f.advance(next)
+		if ctx.Err() != nil {
+			return
+		}
+		for _, fn := range onTick {
+			fn(ctx, readErr)
+		}
 	}
 }
 

@@ -52,6 +52,27 @@ func (s *Service) ListQueue(ctx context.Context, scope Scope, f QueueFilter) (Qu
 	if f.Category != "" {
 		base = append(base, bson.E{Key: "category", Value: f.Category})
 	}
+	if f.Limit <= 0 || f.Limit > 100 {
+		f.Limit = 50
+	}
+	f.Offset = max(f.Offset, 0)
+	if x, done, ok := s.open.read(); ok {
+		q := x.queue(scope, f)
+		done()
+		if f.Status == "" || f.Status.Open() {
+			return q, nil
+		}
+		// Closed reports are only in the full collection: slower on the
+		// embedded store, and asked for only when someone looks back.
+		rs, err := s.store.find(ctx, append(base, bson.E{Key: "status", Value: f.Status}),
+			options.Find().SetSort(bson.D{{Key: "updated_at", Value: -1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset)).SetLimit(int64(f.Limit)))
+		if err != nil {
+			return Queue{}, err
+		}
+		return Queue{Reports: rs, Counts: q.Counts}, nil
+	}
+	// The model is not ready (not loaded, or behind the store): ask the
+	// store, slower but never stale.
 	counts, err := s.store.countOpenByStatus(ctx, base)
 	if err != nil {
 		return Queue{}, err
@@ -59,9 +80,6 @@ func (s *Service) ListQueue(ctx context.Context, scope Scope, f QueueFilter) (Qu
 	filter := slices.Clone(base)
 	if f.Status != "" {
 		filter = append(filter, bson.E{Key: "status", Value: f.Status})
-	}
-	if f.Limit <= 0 || f.Limit > 100 {
-		f.Limit = 50
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(int64(f.Offset)).SetLimit(int64(f.Limit))
 	find := s.store.findOpen

@@ -194,7 +194,13 @@ func benchService(b *testing.B, db *mongo.Database) *reports.Service {
 			b.Fatalf("assign %s: %v", c.Code, err)
 		}
 	}
-	return reports.NewService(db, storagetest.Blobs(b), g.Routing(), everyoneActive{}, nil, reports.Config{}, log)
+	// As the app does: the model of the open reports is built at start and
+	// kept current by the service's own writes.
+	svc := reports.NewService(db, storagetest.Blobs(b), g.Routing(), everyoneActive{}, nil, reports.Config{}, log)
+	if err := svc.LoadOpen(ctx, nil); err != nil {
+		b.Fatal(err)
+	}
+	return svc
 }
 
 // actUntil takes a submitted report to status want by the officer's

@@ -129,6 +129,12 @@ type Service struct {
 	// must queue rather than exhaust memory.
 	photoSlots chan struct{}
 
+	// open is this instance's model of the open reports (openset.go), kept
+	// current from feed once LoadOpen has run.
+	open           openSet
+	feed           *Feed
+	openRereadHook func(ctx context.Context, id string) (Report, error) // tests: break re-reads
+
 	// stopAt, when set (by tests), runs at each point between two writes
 	// of a submission or a change (see Service.at): a test stops the
 	// service there, as a kill would, or breaks a store.
@@ -562,15 +568,14 @@ func (s *Service) route(ctx context.Context, lat, lng float64, at time.Time) (St
 // findDuplicate returns the first open report of the category within
 // DuplicateRadius and DuplicateWindow: the one whose reporter keeps the credit.
 func (s *Service) findDuplicate(ctx context.Context, category string, lat, lng float64, at time.Time) (string, error) {
-	dLat := DuplicateRadius / 111_320.0
-	dLng := dLat / math.Max(math.Cos(lat*math.Pi/180), 0.01)
-	cands, err := s.store.findOpen(ctx, bson.D{
-		{Key: "category", Value: category},
-		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: at.Add(-DuplicateWindow)}}},
-		{Key: "lat", Value: bson.D{{Key: "$gte", Value: lat - dLat}, {Key: "$lte", Value: lat + dLat}}},
-		{Key: "lng", Value: bson.D{{Key: "$gte", Value: lng - dLng}, {Key: "$lte", Value: lng + dLng}}},
-	}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(50))
-	if err != nil {
+	var (
+		cands []Report
+		err   error
+	)
+	if x, done, ok := s.open.read(); ok {
+		cands = x.nearby(category, lat, lng, at.Add(-DuplicateWindow))
+		done()
+	} else if cands, err = s.findDuplicateCandidates(ctx, category, lat, lng, at); err != nil {
 		return "", err
 	}
 	for _, c := range cands {
@@ -582,6 +587,19 @@ func (s *Service) findDuplicate(ctx context.Context, category string, lat, lng f
 		}
 	}
 	return "", nil
+}
+
+// findDuplicateCandidates queries the open_reports collection, for when the
+// model is not ready.
+func (s *Service) findDuplicateCandidates(ctx context.Context, category string, lat, lng float64, at time.Time) ([]Report, error) {
+	dLat := DuplicateRadius / 111_320.0
+	dLng := dLat / math.Max(math.Cos(lat*math.Pi/180), 0.01)
+	return s.store.findOpen(ctx, bson.D{
+		{Key: "category", Value: category},
+		{Key: "created_at", Value: bson.D{{Key: "$gte", Value: at.Add(-DuplicateWindow)}}},
+		{Key: "lat", Value: bson.D{{Key: "$gte", Value: lat - dLat}, {Key: "$lte", Value: lat + dLat}}},
+		{Key: "lng", Value: bson.D{{Key: "$gte", Value: lng - dLng}, {Key: "$lte", Value: lng + dLng}}},
+	}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(50))
 }
 
 // distance is the haversine distance in metres.

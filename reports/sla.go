@@ -21,6 +21,7 @@ import (
 func (s *Service) EscalateDue(ctx context.Context) (int, error) {
 	now := s.now()
 	n := 0
+	var err error
 	for _, q := range []struct {
 		action Action
 		filter bson.D
@@ -28,18 +29,24 @@ func (s *Service) EscalateDue(ctx context.Context) (int, error) {
 		{ActEscalateAck, bson.D{{Key: "status", Value: StatusSubmitted}, {Key: "ack_due", Value: bson.D{{Key: "$lte", Value: now}}}, {Key: "escalated_ack", Value: false}}},
 		{ActEscalateDecision, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{StatusSubmitted, StatusAcknowledged}}}}, {Key: "decide_due", Value: bson.D{{Key: "$lte", Value: now}}}, {Key: "escalated_decide", Value: false}}},
 	} {
-		due, err := s.store.findOpen(ctx, q.filter, options.Find().SetSort(bson.D{{Key: "ack_due", Value: 1}}).SetLimit(200))
-		if err != nil {
+		var due []Report
+		if x, done, ok := s.open.read(); ok {
+			due = x.escalationDue(q.action, now, 200)
+			done()
+		} else if due, err = s.store.findOpen(ctx, q.filter, options.Find().SetSort(bson.D{{Key: "ack_due", Value: 1}}).SetLimit(200)); err != nil {
 			return n, err
 		}
 		for _, r := range due {
-			_, err := s.transition(ctx, r.ID, Actor{Role: RoleSystem}, q.action, func(cur Report, st *State) error {
+			cur, err := s.transition(ctx, r.ID, Actor{Role: RoleSystem}, q.action, func(cur Report, st *State) error {
 				return escalate(q.action, cur, st, now)
 			}, "", "")
 			switch {
 			case err == nil:
 				n++
 			case err == errSkip:
+				// Another instance escalated it, or it moved on: what was
+				// read is newer than what the model had.
+				s.open.put(cur, now)
 			default:
 				return n, fmt.Errorf("escalate %s: %w", r.ID, err)
 			}
@@ -69,6 +76,10 @@ func escalate(action Action, r Report, st *State, now time.Time) error {
 // Escalated lists open reports that missed a deadline, most overdue first:
 // the admin's escalation list.
 func (s *Service) Escalated(ctx context.Context, limit int64) ([]Report, error) {
+	if x, done, ok := s.open.read(); ok {
+		defer done()
+		return x.escalated(int(limit)), nil
+	}
 	return s.store.findOpen(ctx, bson.D{
 		{Key: "$or", Value: bson.A{bson.D{{Key: "escalated_ack", Value: true}}, bson.D{{Key: "escalated_decide", Value: true}}}},
 	}, options.Find().SetSort(bson.D{{Key: "next_due", Value: 1}}).SetLimit(limit))
@@ -152,11 +163,21 @@ func (s *Service) repairSubmission(ctx context.Context, n pending) error {
 
 // SweepOpen corrects the open set where it disagrees with the reports: an
 // update of it that lost a race to a newer one, or a report closed while an
-// older copy was being written. It reads the open set and each report by _id.
+// older copy was being written. It reads each report by _id, and which to
+// check from this instance's model (built from the collection, so a stale
+// copy loaded from there is in it, and reports seen closed lately) or, while
+// the model is not ready, from the collection. The collection and the model
+// are both corrected.
 func (s *Service) SweepOpen(ctx context.Context) error {
-	open, err := s.store.findOpen(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}, {Key: "status", Value: 1}}))
-	if err != nil {
-		return err
+	var open []Report
+	if x, done, ok := s.open.read(); ok {
+		open = x.sweepList()
+		done()
+	} else {
+		var err error
+		if open, err = s.store.findOpen(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "seq", Value: 1}, {Key: "status", Value: 1}})); err != nil {
+			return err
+		}
 	}
 	for _, o := range open {
 		r, err := s.store.report(ctx, o.ID)
@@ -164,7 +185,7 @@ func (s *Service) SweepOpen(ctx context.Context) error {
 			return err
 		}
 		if r.Seq != o.Seq || r.Status != o.Status {
-			if err := s.store.syncOpen(ctx, r); err != nil {
+			if err := s.syncOpen(ctx, r); err != nil {
 				return err
 			}
 		}
