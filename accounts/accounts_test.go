@@ -11,6 +11,7 @@ import (
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/storage"
 	"github.com/nuanxin/nuanxin/storage/storagetest"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // failingRoles is a policy store that is down: the one case the real
@@ -259,4 +260,37 @@ func FuzzRegistrationInput(f *testing.F) {
 			t.Errorf("ParseWork(%q) = %q", work, w)
 		}
 	})
+}
+
+// TestLoginByRecordedLogin: logging in finds the account through the
+// logins record by _id; a missing or stale record (an account made before
+// records existed, a record naming another account) still logs the right
+// account in, and the record is mended.
+func TestLoginByRecordedLogin(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustService(t)
+	u := mustRegister(t, s, "13800138123")
+	other := mustRegister(t, s, "13800138124")
+	var rec loginDoc
+	if err := s.store.logins.FindOne(ctx, bson.D{{Key: "_id", Value: u.Login}}).Decode(&rec); err != nil || rec.UserID != u.ID {
+		t.Fatalf("after registering, the login record is %+v (%v), want the account", rec, err)
+	}
+	for name, spoil := range map[string]func(){
+		"missing": func() { _, _ = s.store.logins.DeleteOne(ctx, bson.D{{Key: "_id", Value: u.Login}}) },
+		"stale": func() {
+			_, _ = s.store.logins.ReplaceOne(ctx, bson.D{{Key: "_id", Value: u.Login}}, loginDoc{Login: u.Login, UserID: other.ID})
+		},
+	} {
+		spoil()
+		sess, err := s.Login(ctx, u.Login, "correct horse", "10.0.0.1")
+		if err != nil || sess.User.ID != u.ID {
+			t.Fatalf("%s record: login = %+v, %v; want %s", name, sess.User, err, u.ID)
+		}
+		if err := s.store.logins.FindOne(ctx, bson.D{{Key: "_id", Value: u.Login}}).Decode(&rec); err != nil || rec.UserID != u.ID {
+			t.Errorf("%s record: after login it is %+v (%v), want mended", name, rec, err)
+		}
+	}
+	if _, err := s.ByLogin(ctx, "13900000000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown login: %v, want ErrNotFound", err)
+	}
 }

@@ -18,6 +18,12 @@ const (
 	usersCollection    = "users"
 	sessionsCollection = "sessions"
 	attemptsCollection = "login_attempts"
+	// loginsCollection maps a login (phone number or username) to its
+	// account by _id, so that logging in reads two documents by _id rather
+	// than searching the users by login, which the embedded store answers
+	// by reading every account (DESIGN.md). The users' unique login index
+	// stays the rule that a login is taken once; this is a lookup table.
+	loginsCollection = "logins"
 )
 
 // Indexes lists the indexes accounts need.
@@ -46,9 +52,14 @@ type attemptDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"` // end of the window, for pruning
 }
 
+type loginDoc struct {
+	Login  string `bson:"_id"`
+	UserID string `bson:"user_id"`
+}
+
 type store struct {
-	users, sessions, attempts *mongo.Collection
-	claims                    storage.KeyedLocks[int] // one throttle key's claimers take turns; the state is the slot to try first
+	users, sessions, attempts, logins *mongo.Collection
+	claims                            storage.KeyedLocks[int] // one throttle key's claimers take turns; the state is the slot to try first
 }
 
 func newStore(db *mongo.Database) *store {
@@ -56,6 +67,7 @@ func newStore(db *mongo.Database) *store {
 		users:    db.Collection(usersCollection),
 		sessions: db.Collection(sessionsCollection),
 		attempts: db.Collection(attemptsCollection),
+		logins:   db.Collection(loginsCollection),
 	}
 }
 
@@ -67,12 +79,57 @@ func (s *store) insertUser(ctx context.Context, u User) error {
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)
 	}
+	// A failure here is mended by the next login (userByLogin), so the
+	// account stands either way.
+	_ = s.rememberLogin(ctx, u.Login, u.ID)
+	return nil
+}
+
+// rememberLogin records login → id. A record left by a deleted account is
+// replaced.
+func (s *store) rememberLogin(ctx context.Context, login, id string) error {
+	_, err := s.logins.ReplaceOne(ctx, bson.D{{Key: "_id", Value: login}}, loginDoc{Login: login, UserID: id}, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("record login: %w", err)
+	}
 	return nil
 }
 
 func (s *store) deleteUser(ctx context.Context, id string) error {
 	_, err := s.users.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return err
+}
+
+// userByLogin finds an account by its login through the logins table, by
+// _id. An account the table does not name (made before the table existed,
+// or whose record was not written) is found by a search of the users once,
+// and recorded. A record is believed only if the account it names has that
+// login, so a stale one (its account deleted) is never followed. A login
+// that names no account still searches the users: login attempts are
+// throttled per login and address, which bounds how often.
+func (s *store) userByLogin(ctx context.Context, login string) (User, error) {
+	var l loginDoc
+	err := s.logins.FindOne(ctx, bson.D{{Key: "_id", Value: login}}).Decode(&l)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return User{}, fmt.Errorf("find login: %w", err)
+	}
+	if err == nil {
+		u, err := s.userBy(ctx, "_id", l.UserID)
+		if err == nil && u.Login == login {
+			return u, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return User{}, err
+		}
+	}
+	u, err := s.userBy(ctx, "login", login)
+	if err != nil {
+		return User{}, err
+	}
+	if rerr := s.rememberLogin(ctx, login, u.ID); rerr != nil {
+		return u, nil // found; the record is written by a later login
+	}
+	return u, nil
 }
 
 func (s *store) userBy(ctx context.Context, field, value string) (User, error) {

@@ -211,7 +211,7 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Sess
 	}
 	// From here on, a failed attempt keeps its slots (they are the record of
 	// the failure); anything else gives them back.
-	u, err := s.store.userBy(ctx, "login", norm)
+	u, err := s.store.userByLogin(ctx, norm)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		s.release(ctx, att)
 		return Session{}, err
@@ -401,7 +401,7 @@ func (s *Service) ByLogin(ctx context.Context, login string) (User, error) {
 	if !ok {
 		return User{}, ErrNotFound
 	}
-	return s.store.userBy(ctx, "login", norm)
+	return s.store.userByLogin(ctx, norm)
 }
 
 // List returns accounts, optionally of one kind, oldest first (at most 1000).
@@ -459,7 +459,7 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, id string, disabled 
 // exists already it returns created=false. Two instances starting at once are
 // safe: the unique login decides which one creates it.
 func (s *Service) EnsureAdmin(ctx context.Context, password string) (created bool, pw string, err error) {
-	if _, err := s.store.userBy(ctx, "login", "admin"); err == nil {
+	if _, err := s.store.userByLogin(ctx, "admin"); err == nil {
 		return false, "", nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, "", err
