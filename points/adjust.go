@@ -174,7 +174,7 @@ func (a *Adjuster) Propose(ctx context.Context, adminID, riderID string, amount 
 // lastSeq finds the newest proposal's number by probing _ids (no gaps:
 // each number is claimed by inserting it after the one before exists).
 func (a *Adjuster) lastSeq(ctx context.Context) (int64, error) {
-	return lastFrom(0, func(seq int64) (bool, error) {
+	return storage.LastFrom(0, func(seq int64) (bool, error) {
 		err := a.props.FindOne(ctx, bson.D{{Key: "_id", Value: adjustID(seq)}}).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil

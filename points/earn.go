@@ -393,7 +393,7 @@ func (e *Earner) head(ctx context.Context, report string) (awardState, bool, err
 	e.mu.Lock()
 	from := e.heads[report]
 	e.mu.Unlock()
-	last, err := lastFrom(from, func(n int64) (bool, error) {
+	last, err := storage.LastFrom(from, func(n int64) (bool, error) {
 		err := e.states.FindOne(ctx, bson.D{{Key: "_id", Value: stateID(report, n)}}).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil

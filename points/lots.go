@@ -250,7 +250,7 @@ func (l *Ledger) dueAt(ctx context.Context, month string, n int64) (string, bool
 
 func (l *Ledger) appendDue(ctx context.Context, month, account string) (int64, error) {
 	for range maxTries {
-		last, err := lastFrom(0, func(n int64) (bool, error) {
+		last, err := storage.LastFrom(0, func(n int64) (bool, error) {
 			_, ok, err := l.dueAt(ctx, month, n)
 			return ok, err
 		})

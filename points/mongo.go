@@ -282,7 +282,7 @@ func (l *Ledger) head(ctx context.Context, account string) (Entry, error) {
 	if !ok {
 		h = Entry{Account: account}
 	}
-	last, err := lastFrom(h.Seq, func(seq int64) (bool, error) { return l.exists(ctx, account, seq) })
+	last, err := storage.LastFrom(h.Seq, func(seq int64) (bool, error) { return l.exists(ctx, account, seq) })
 	if err != nil {
 		return Entry{}, err
 	}
@@ -298,39 +298,6 @@ func (l *Ledger) head(ctx context.Context, account string) (Entry, error) {
 	}
 	l.remember(h, nil)
 	return h, nil
-}
-
-// lastFrom finds the last number that exists, knowing that lo exists (or
-// is 0) and that the numbers that exist have no gaps: it gallops forward
-// from lo, then bisects: about 2·log2(distance) reads, one when lo is last.
-func lastFrom(lo int64, exists func(int64) (bool, error)) (int64, error) {
-	step := int64(1)
-	hi := lo + step
-	for {
-		ok, err := exists(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		lo = hi
-		step *= 2
-		hi = lo + step
-	}
-	for lo+1 < hi {
-		mid := lo + (hi-lo)/2
-		ok, err := exists(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
 }
 
 // movement reads a stored movement by key.

@@ -296,7 +296,7 @@ func (s *Shelf) learn(name string, n int64, force bool) {
 
 // chainHead returns the last number of a gapless chain of _ids in c.
 func (s *Shelf) chainHead(ctx context.Context, c *mongo.Collection, name string, id func(int64) string) (int64, error) {
-	last, err := lastFrom(s.hint(name), func(n int64) (bool, error) { return exists(ctx, c, id(n)) })
+	last, err := storage.LastFrom(s.hint(name), func(n int64) (bool, error) { return exists(ctx, c, id(n)) })
 	if err != nil {
 		return 0, err
 	}

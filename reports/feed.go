@@ -107,7 +107,7 @@ func (f *Feed) exists(ctx context.Context, seq int64) (bool, error) {
 // Init finds the end of the feed with a doubling then a binary search of
 // _id lookups: about 2·log2(n) queries.
 func (f *Feed) Init(ctx context.Context) error {
-	last, err := lastOf(func(seq int64) (bool, error) { return f.exists(ctx, seq) })
+	last, err := storage.LastFrom(0, func(seq int64) (bool, error) { return f.exists(ctx, seq) })
 	if err != nil {
 		return fmt.Errorf("find the end of the report feed: %w", err)
 	}

@@ -169,7 +169,7 @@ func (l *reporterList) Publish(ctx context.Context, e Event) error {
 
 // end is the number of the reporter's last list entry (0: none).
 func (l *reporterList) end(ctx context.Context, reporterID string) (int64, error) {
-	n, err := lastOf(func(n int64) (bool, error) {
+	n, err := storage.LastFrom(0, func(n int64) (bool, error) {
 		err := l.coll.FindOne(ctx, bson.D{{Key: "_id", Value: listID(reporterID, n)}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil
@@ -205,37 +205,6 @@ func (l *reporterList) legacy(ctx context.Context, reporterID string) ([]string,
 		return nil, fmt.Errorf("load the reporter's list: %w", err)
 	}
 	return d.IDs, nil
-}
-
-// lastOf finds the last n >= 1 for which exists(n) holds, in a sequence
-// where it holds for 1..last and for nothing after (0 if for nothing): a
-// doubling then a binary search, about 2·log2(last) calls.
-func lastOf(exists func(int64) (bool, error)) (int64, error) {
-	hi := int64(1)
-	for {
-		ok, err := exists(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		hi *= 2
-	}
-	lo := hi / 2 // exists, or 0
-	for lo+1 < hi {
-		mid := (lo + hi) / 2
-		ok, err := exists(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
 }
 
 func deliveryID(eventID, consumer string) string { return eventID + "/" + consumer }

@@ -52,7 +52,17 @@ func ChainHead(ctx context.Context, coll *mongo.Collection, prefix string, hint 
 	} else if !ok {
 		lo = 0
 	}
-	step, hi := 1, lo+1
+	n, err := LastFrom(int64(lo), func(n int64) (bool, error) { return exists(int(n)) })
+	return int(n), err
+}
+
+// LastFrom finds the last number that exists in a sequence 1, 2, … that
+// has no gaps, knowing that lo exists (or is 0): it gallops forward from
+// lo, then bisects, about 2·log2(distance) calls of exists, one when lo is
+// the last. The chains, the report feed and the points ledger find their
+// ends with it.
+func LastFrom(lo int64, exists func(int64) (bool, error)) (int64, error) {
+	step, hi := int64(1), lo+1
 	for {
 		ok, err := exists(hi)
 		if err != nil {
