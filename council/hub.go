@@ -296,6 +296,14 @@ type itemLink struct {
 	At       time.Time `bson:"at"`
 }
 
+// backLink names the item a proposal came from; it shares the links
+// collection under the _id "p:<proposal>", which no item id can take.
+type backLink struct {
+	ID   string    `bson:"_id"`
+	Item string    `bson:"item"`
+	At   time.Time `bson:"at"`
+}
+
 // Put creates a draft proposal at d.StationID. fromItem, if set, is the
 // feedback item it comes from: the item must be of the same station and not
 // answered or declined; it is moved to adopted (which awards its author)
@@ -347,8 +355,7 @@ func (p *Proposals) Put(ctx context.Context, d vote.Draft, fromItem string) (vot
 		}
 	}
 	if fromItem != "" {
-		// The back link, proposal → item (its Proposal field holds the item).
-		back := itemLink{Item: "p:" + d.ID, Proposal: item.ID, Station: d.StationID, At: p.now().UTC().Truncate(time.Millisecond)}
+		back := backLink{ID: "p:" + d.ID, Item: item.ID, At: p.now().UTC().Truncate(time.Millisecond)}
 		if _, err := p.links.InsertOne(ctx, back); err != nil && !storage.IsDuplicateKey(err) {
 			return vote.Proposal{}, fmt.Errorf("council: link proposal to item: %w", err)
 		}
@@ -426,7 +433,7 @@ func (p *Proposals) List(ctx context.Context, station string) ([]vote.Proposal, 
 
 // ItemOf returns the feedback item a proposal came from ("" for none).
 func (p *Proposals) ItemOf(ctx context.Context, proposalID string) (string, error) {
-	var l itemLink
+	var l backLink
 	err := p.links.FindOne(ctx, bson.D{{Key: "_id", Value: "p:" + proposalID}}).Decode(&l)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return "", nil
@@ -434,7 +441,7 @@ func (p *Proposals) ItemOf(ctx context.Context, proposalID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("council: read proposal link: %w", err)
 	}
-	return l.Proposal, nil // the back link keeps the item in its Proposal field
+	return l.Item, nil
 }
 
 // ForItem returns the proposal an item was adopted into (ok false: none).
