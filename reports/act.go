@@ -275,7 +275,8 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
-		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At}
+		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At,
+		Created: r.CreatedAt, AckDue: e.After.AckDue}
 	for _, c := range s.consumers {
 		if !s.deliver(ctx, c, ev, again) {
 			done = false

@@ -58,6 +58,12 @@ type Event struct {
 	NextDue    time.Time
 	Escalated  bool // a deadline was missed
 	At         time.Time
+	// Created and AckDue are the report's creation and acknowledgement
+	// deadline, so that figures follow from the feed alone (an ack's
+	// delay is At minus Created). Zero in feed entries written before
+	// they were added.
+	Created time.Time
+	AckDue  time.Time
 }
 
 // Events receives report events. Delivery is at least once: an event may
