@@ -64,6 +64,8 @@ type Service struct {
 	// verify checks a password against its hash; a seam for tests to count
 	// the real checks.
 	verify func(hash, pw string) (bool, error)
+	// cache keeps sessions and accounts briefly: see cache.go.
+	cache *authCache
 }
 
 // NewService builds the accounts service.
@@ -73,6 +75,7 @@ func NewService(db *mongo.Database, roles Roles, log *slog.Logger) *Service {
 		now:       func() time.Time { return time.Now().UTC() },
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		verify:    checkPassword,
+		cache:     newAuthCache(db),
 	}
 }
 
@@ -344,27 +347,32 @@ func (s *Service) succeeded(ctx context.Context, att attempt) {
 
 // Logout ends the session of token. Ending an unknown session is not an error.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return s.store.deleteSession(ctx, tokenID(token))
+	if err := s.store.deleteSession(ctx, tokenID(token)); err != nil {
+		return err
+	}
+	return s.cache.changed(ctx)
 }
 
 // Authenticate resolves a session token to its account. It answers
 // policy.ErrUnauthenticated for an unknown or expired session and for a
-// disabled account, checked on every call so disabling takes effect at once.
+// disabled account. Sessions and accounts are read through the cache
+// (cache.go): disabling or logging out takes effect at once on the instance
+// that does it, and within one Follow interval on the others.
 func (s *Service) Authenticate(ctx context.Context, token string) (policy.Principal, error) {
 	if token == "" || len(token) > 128 {
 		return policy.Principal{}, policy.ErrUnauthenticated
 	}
-	sess, err := s.store.session(ctx, tokenID(token))
+	sess, err := s.sessionByID(ctx, tokenID(token))
 	if errors.Is(err, ErrNotFound) {
 		return policy.Principal{}, policy.ErrUnauthenticated
 	}
 	if err != nil {
 		return policy.Principal{}, err
 	}
-	if !s.now().Before(sess.ExpiresAt) {
+	if !s.now().Before(sess.expires) {
 		return policy.Principal{}, policy.ErrUnauthenticated
 	}
-	u, err := s.store.userBy(ctx, "_id", sess.UserID)
+	u, err := s.userByID(ctx, sess.userID)
 	if errors.Is(err, ErrNotFound) {
 		return policy.Principal{}, policy.ErrUnauthenticated
 	}
@@ -385,7 +393,7 @@ func (s *Service) Get(ctx context.Context, id string) (User, error) {
 // Active reports whether the account exists and is enabled: whether it can
 // take work.
 func (s *Service) Active(ctx context.Context, id string) (bool, error) {
-	u, err := s.store.userBy(ctx, "_id", id)
+	u, err := s.userByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -435,6 +443,9 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, id string, disabled 
 		if err := s.store.setDisabled(ctx, id, true); err != nil {
 			return User{}, err
 		}
+		if err := s.cache.changed(ctx); err != nil {
+			return User{}, fmt.Errorf("the account is disabled here, but other servers may still let it in for a while; disable it again: %w", err)
+		}
 		if err := s.store.deleteSessionsOf(ctx, id); err != nil {
 			return User{}, fmt.Errorf("the account is disabled, but its sessions could not be ended; disable it again: %w", err)
 		}
@@ -450,6 +461,9 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, id string, disabled 
 	}
 	if err := s.store.setDisabled(ctx, id, false); err != nil {
 		return User{}, err
+	}
+	if err := s.cache.changed(ctx); err != nil {
+		s.log.Warn("other servers may refuse the enabled account for up to 30 seconds", "err", err)
 	}
 	return s.Get(ctx, id)
 }

@@ -305,6 +305,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { every(bg, time.Hour, log, "prune sessions", a.Accounts.PruneSessions) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
+	// The session cache follows account changes made elsewhere at the pace
+	// live pages follow reports: a disabled account is out everywhere
+	// within one interval.
+	wg.Go(func() { a.Accounts.Follow(bg, cfg.LiveInterval) })
 	a.runPointsJobs(bg, &wg)
 	a.runCouncilJobs(bg, &wg)
 	// Collections created since the start get their _id index here.

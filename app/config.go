@@ -68,7 +68,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	ack := fs.String("acknowledge-within", env("ACKNOWLEDGE_WITHIN", "10m"), "officers acknowledge a report within this (NUANXIN_ACKNOWLEDGE_WITHIN)")
 	decide := fs.String("decide-within", env("DECIDE_WITHIN", "24h"), "officers verify or reject a report within this (NUANXIN_DECIDE_WITHIN)")
 	sla := fs.String("sla-interval", env("SLA_INTERVAL", "15s"), "how often missed deadlines are looked for (NUANXIN_SLA_INTERVAL)")
-	live := fs.String("live-interval", env("LIVE_INTERVAL", "500ms"), "how often each instance reads new report changes for live pages (NUANXIN_LIVE_INTERVAL)")
+	live := fs.String("live-interval", env("LIVE_INTERVAL", "500ms"), "how often each instance reads new report changes for live pages, and account changes for its session cache (NUANXIN_LIVE_INTERVAL)")
 	categories := fs.String("categories", env("CATEGORIES_FILE", ""), "JSON file of report categories, [{\"code\", \"zh\", \"en\"}]; empty: the built-in list (NUANXIN_CATEGORIES_FILE)")
 	rules := fs.String("points-rules", env("POINTS_RULES", ""), "JSON file of the points earning rules; empty: severity 1/2/3 earns 5/10/20 (NUANXIN_POINTS_RULES)")
 	fs.IntVar(&c.Points.LotMonths, "points-lot-months", envInt(getenv, "POINTS_LOT_MONTHS", 12), "points expire at the end of the month this many months after they were earned (NUANXIN_POINTS_LOT_MONTHS)")
