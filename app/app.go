@@ -318,7 +318,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 			return err
 		})
 	})
-	a.closers = append(a.closers, func() { stopBG(); wg.Wait() })
+	a.closers = append(a.closers, func() {
+		stopBG()
+		wg.Wait()
+		// Thumbnails still waiting for a slot are left to Repair after the
+		// restart; the one being made finishes before the stores close.
+		a.Reports.StopLater()
+		a.Reports.Wait()
+	})
 	return a, nil
 }
 

@@ -102,9 +102,16 @@ func bareStores(b *testing.B, a *App) (*storage.Blobs, *mongo.Collection) {
 }
 
 // BenchmarkSubmit submits reports with a 300 KB, 1600×1200 JPEG through the
-// real HTTP router on the embedded stores. It also times the bare stores
-// (BenchmarkSubmitBaseline's work) in the same run and reports the ratio of
-// throughputs: the goal is at least 0.6.
+// real HTTP router on the embedded stores, one after another, as one rider
+// would. It also times the bare stores (BenchmarkSubmitBaseline's work) in
+// the same run and reports the ratio of throughputs (issue 9's goal: at
+// least 0.25).
+//
+// ns/op is the time to the answer. The thumbnails are made after it
+// (reports/thumbs.go) on at most half the cores, in parallel with the next
+// submissions; the run waits for the last of them and reports, as
+// with-thumbs-ms/op, the time per submission including them, so that work
+// moved after the answer is still counted somewhere.
 func BenchmarkSubmit(b *testing.B) {
 	a, base, rider := benchApp(b)
 	photo := photo300K(b)
@@ -127,9 +134,14 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 	b.StopTimer()
 	per := b.Elapsed() / time.Duration(i)
+	drainStart := time.Now()
+	a.Reports.Wait()
+	whole := (b.Elapsed() + time.Since(drainStart)) / time.Duration(i)
 	b.ReportMetric(float64(bare.Microseconds())/1000, "bare-ms/op")
 	b.ReportMetric(float64(bare)/float64(per), "throughput-vs-bare")
-	b.Logf("photo %d KB; product %s/op, bare stores %s/op, ratio %.2f", len(photo)>>10, per.Round(time.Microsecond), bare.Round(time.Microsecond), float64(bare)/float64(per))
+	b.ReportMetric(float64(whole.Microseconds())/1000, "with-thumbs-ms/op")
+	b.Logf("photo %d KB; product %s/op to the answer, %s/op with the thumbnails made after it; bare stores %s/op; ratio %.2f",
+		len(photo)>>10, per.Round(time.Microsecond), whole.Round(time.Microsecond), bare.Round(time.Microsecond), float64(bare)/float64(per))
 }
 
 // BenchmarkSubmitBaseline is the bare object PUT plus document insert of the

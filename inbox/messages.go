@@ -27,6 +27,7 @@ var pageMessages = map[string]web.Msg{
 	"note.unlink_duplicate":     {ZH: "你上报的“%s”不再被视为重复", EN: "Your report \"%s\" is no longer a duplicate"},
 	"note.escalate_ack":         {ZH: "超时未确认：%s", EN: "Not acknowledged in time: %s"},
 	"note.escalate_decide":      {ZH: "超时未核实：%s", EN: "Not decided in time: %s"},
+	"note.photo_unreadable":     {ZH: "你上报的“%s”有照片无法读取，网格员可能需要你重新拍摄", EN: "A photo of your report \"%s\" cannot be read; the officer may ask you to take it again"},
 	"note.council_opened":       {ZH: "议事会投票开始：%s", EN: "Voting has opened: %s"},
 	"note.council_closing_soon": {ZH: "投票将在一天内截止：%s", EN: "Voting closes within a day: %s"},
 	"note.council_result":       {ZH: "投票结果已公布：%s", EN: "The result is out: %s"},

@@ -11,7 +11,7 @@ import (
 // templates' literal keys cannot see. A kind without one would fall back to
 // the vague "a report changed".
 func TestNoteMessages(t *testing.T) {
-	kinds := append([]reports.Action{reports.ActSubmit, reports.ActEscalateAck, reports.ActEscalateDecision}, reports.ManualActions...)
+	kinds := append([]reports.Action{reports.ActSubmit, reports.ActEscalateAck, reports.ActEscalateDecision, reports.ActPhotoUnreadable}, reports.ManualActions...)
 	for _, k := range kinds {
 		if _, ok := pageMessages["note."+string(k)]; !ok {
 			t.Errorf("no message for notification kind %q", k)

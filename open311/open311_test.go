@@ -433,6 +433,7 @@ func TestSubmitWithoutPhoto(t *testing.T) {
 			}
 		})
 	}
+	a.reports.Wait() // the thumbnail is made after the answer
 	if keys, err := a.blobs.List(ctx, "reports/"); err != nil || len(keys) != 2 {
 		t.Errorf("stored objects %v (%v), want the one photo and its thumbnail", keys, err)
 	}

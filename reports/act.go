@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -260,40 +261,67 @@ func (s *Service) repair(ctx context.Context, id string) error {
 
 // publish brings the open set up to date with the report and hands the
 // entry's event to every consumer, the reporter's list included, each on its
-// own: a consumer that fails does not keep the event from the others, and
-// each one that takes it is recorded under (event, consumer), so that
-// redelivery (again) skips it. Once all have it the entry is marked
-// published; until then Repair calls publish again. Failures are logged,
-// not returned: the change itself is stored and stands.
+// own and all at once: a consumer that fails does not keep the event from
+// the others, and none waits for another. Once all have it the entry is
+// marked published; until then Repair calls publish again (again), which
+// skips the consumers recorded as having it. Failures are logged, not
+// returned: the change itself is stored and stands.
+//
+// Deliveries are recorded only when one failed, for those that did not: a
+// first delivery that reaches everyone needs no record, as the entry is
+// marked published. If this instance stops before marking it, Repair hands
+// the event to every consumer again, which each absorbs (Events says how):
+// a record per consumer on every event would cost each submission four
+// writes to spare a rare redelivery.
 func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
-	done := true
-	if err := s.syncOpen(ctx, r); err != nil {
-		s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
-		done = false
-	}
-	s.at("open")
 	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
 		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At,
 		Created: r.CreatedAt, AckDue: e.After.AckDue}
-	for _, c := range s.consumers {
-		if !s.deliver(ctx, c, ev, again) {
-			done = false
+	var (
+		wg     sync.WaitGroup
+		openOK bool
+		took   = make([]bool, len(s.consumers))
+	)
+	wg.Go(func() {
+		if err := s.syncOpen(ctx, r); err != nil {
+			s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
+			return
+		}
+		openOK = true
+	})
+	for i, c := range s.consumers {
+		wg.Go(func() { took[i] = s.deliver(ctx, c, ev, again) })
+	}
+	wg.Wait()
+	// The points a test may stop at (as a kill would) come after all of
+	// them ran: a kill while they run leaves some delivered and the entry
+	// unpublished, which is what stopping at any of these leaves.
+	s.at("open")
+	for i, c := range s.consumers {
+		if took[i] {
+			s.at("delivered:" + c.Name)
 		}
 	}
-	if !done {
+	if openOK && !slices.Contains(took, false) {
+		if err := s.store.markPublished(ctx, e.ID); err != nil {
+			s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+		}
 		return
 	}
-	if err := s.store.markPublished(ctx, e.ID); err != nil {
-		s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+	for i, c := range s.consumers {
+		if took[i] && (c.Name != listConsumer || ev.Action == ActSubmit) {
+			if err := s.store.recordDelivery(ctx, deliveryID(ev.ID, c.Name), s.now()); err != nil {
+				s.log.Warn("record a report event's delivery; it may be delivered again", "event", ev.ID, "consumer", c.Name, "err", err)
+			}
+		}
 	}
 }
 
-// deliver hands the event to one consumer unless (on redelivery) it has it
-// already, and records that it has it. It reports whether the consumer has
-// the event. A record that cannot be written is only logged: at worst the
-// consumer is handed the event again, which it absorbs.
+// deliver hands the event to one consumer unless (on redelivery) it is
+// recorded as having it already. It reports whether the consumer has the
+// event; publish records it when that matters.
 func (s *Service) deliver(ctx context.Context, c Consumer, ev Event, again bool) bool {
 	if c.Name == listConsumer && ev.Action != ActSubmit {
 		return true // the list takes submissions only: no record for the rest
@@ -313,10 +341,5 @@ func (s *Service) deliver(ctx context.Context, c Consumer, ev Event, again bool)
 		s.log.Warn("deliver report event; will redeliver", "event", ev.ID, "consumer", c.Name, "err", err)
 		return false
 	}
-	s.at("delivered:" + c.Name)
-	if err := s.store.recordDelivery(ctx, id, s.now()); err != nil {
-		s.log.Warn("record a report event's delivery; it may be delivered again", "event", ev.ID, "consumer", c.Name, "err", err)
-	}
-	s.at("recorded:" + c.Name)
 	return true
 }

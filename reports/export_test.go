@@ -20,9 +20,10 @@ func SetAfterPhotos(s *Service, f func()) {
 }
 
 // SetStopAt runs f at every point between two writes, with the point's name
-// ("pending", "photos", "report", "entry", "noted", "open", then
-// "delivered:<consumer>" and "recorded:<consumer>" for each consumer). A test
-// that stops the goroutine there (runtime.Goexit) sees what a kill leaves.
+// ("pending", "photos", "report", "entry", "open", then "delivered:<consumer>"
+// for each consumer, then "noted" when the pending note is removed before the
+// answer, or "thumbs" in the work after the answer, thumbs.go). A test that
+// stops the goroutine there (runtime.Goexit) sees what a kill leaves.
 func SetStopAt(s *Service, f func(point string)) { s.stopAt = f }
 
 // SetNow fixes the service's clock.
@@ -70,4 +71,18 @@ func OpenModelBytes(n int) (perReport float64, held int) {
 	runtime.ReadMemStats(&after)
 	held = len(x.byID)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n), held
+}
+
+// HoldThumbSlots takes every slot thumbnails are made in, so that work
+// after the answer waits, until release is called.
+func HoldThumbSlots(s *Service) (release func()) {
+	n := cap(s.thumbSlots)
+	for range n {
+		s.thumbSlots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.thumbSlots
+		}
+	}
 }

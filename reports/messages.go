@@ -31,6 +31,7 @@ var pageMessages = map[string]web.Msg{
 	"action.unlink_duplicate":  {ZH: "取消重复关联", EN: "Not a duplicate"},
 	"action.escalate_ack":      {ZH: "超时未确认，已督办", EN: "Not acknowledged in time: escalated"},
 	"action.escalate_decide":   {ZH: "超时未核实，已督办", EN: "Not decided in time: escalated"},
+	"action.photo_unreadable":  {ZH: "照片无法读取", EN: "A photo cannot be read"},
 
 	"role.rider":   {ZH: "骑手", EN: "Rider"},
 	"role.officer": {ZH: "网格员", EN: "Grid officer"},

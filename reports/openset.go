@@ -274,7 +274,10 @@ func (s *Service) applyChange(ctx context.Context, c Change) {
 	if c.Seq <= from {
 		return // applied already: a re-read would find the same state
 	}
-	ids := []string{c.ReportID}
+	var ids []string
+	if !ready || !s.open.holds(c.ReportID, c.ReportSeq) {
+		ids = append(ids, c.ReportID)
+	}
 	if ready && c.Seq > from+1 {
 		missed, err := s.feed.Read(ctx, from, int(c.Seq-from-1))
 		if err != nil || len(missed) < int(c.Seq-from-1) {
@@ -290,6 +293,23 @@ func (s *Service) applyChange(ctx context.Context, c Change) {
 	for _, id := range ids {
 		s.reread(ctx, id)
 	}
+}
+
+// holds reports whether the model has the report at seq or later (open, or
+// marked closed): then a re-read would change nothing. This instance's own
+// changes are in the model before the feed brings them back, so this spares
+// a read of each.
+func (o *openSet) holds(id string, seq int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.retry[id] {
+		return false
+	}
+	if r := o.idx.byID[id]; r != nil && r.Seq >= seq {
+		return true
+	}
+	m, ok := o.idx.closed[id]
+	return ok && m.seq >= seq
 }
 
 // reread brings the model up to date with one report from the store, or

@@ -14,7 +14,7 @@ func TestPageLabels(t *testing.T) {
 	for _, s := range Statuses {
 		keys = append(keys, "status."+string(s))
 	}
-	for _, a := range append([]Action{ActSubmit, ActEscalateAck, ActEscalateDecision}, ManualActions...) {
+	for _, a := range append([]Action{ActSubmit, ActEscalateAck, ActEscalateDecision, ActPhotoUnreadable}, ManualActions...) {
 		keys = append(keys, "action."+string(a))
 	}
 	for _, r := range RejectReasons {

@@ -198,23 +198,88 @@ func checkPixels(cfg image.Config) error {
 	return nil
 }
 
-func processJPEG(data []byte) (Processed, error) {
+// jpegParts runs the checks of a JPEG that need no pixels: the header's
+// dimensions, the segment walk, the EXIF.
+type jpegParts struct {
+	cfg         image.Config
+	clean       []byte // the original's segments without metadata
+	orientation int
+	gps         *GPS
+}
+
+func checkJPEG(data []byte) (jpegParts, error) {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return Processed{}, damaged()
+		return jpegParts{}, damaged()
 	}
 	if err := checkPixels(cfg); err != nil {
-		return Processed{}, err
+		return jpegParts{}, err
 	}
 	// Walk the segments before decoding: Go's decoder stops at EOI and does
 	// not care what follows, but a file that goes on after it (HTML, script)
 	// is a polyglot, and one that never reaches it is incomplete.
 	clean, tiff, err := stripJPEG(data)
 	if err != nil {
-		return Processed{}, err
+		return jpegParts{}, err
 	}
 	orientation, gps := readEXIF(tiff)
+	return jpegParts{cfg: cfg, clean: clean, orientation: orientation, gps: gps}, nil
+}
 
+// uprightJPEG makes every check of ProcessPhoto that decides whether a
+// photo is taken, for the one kind of photo whose stored copy needs no
+// pixels: an upright JPEG, which is what the app's page sends (the browser
+// draws the photo upright and encodes it without metadata). Its stored copy
+// is its own segments without metadata, returned with ok set, no Thumb and
+// the dimensions from its header; the caller answers the rider, then makes
+// the thumbnail with Thumbnail, which decodes the pixels and may still find
+// them damaged. For anything else (a JPEG to turn upright, PNG, WebP: their
+// stored copy is made from the pixels) ok is false and the caller runs
+// ProcessPhoto. A refusal is the one ProcessPhoto would give.
+//
+// So what stays before the answer, for every photo: the type from the
+// bytes, the dimensions before decoding and the 40-megapixel limit,
+// truncation and polyglots (the segment walk), and the EXIF position. The
+// stored copy never carries metadata, deferred or not.
+func uprightJPEG(data []byte) (p Processed, ok bool, err error) {
+	if len(data) == 0 || len(data) > MaxPhotoBytes {
+		return Processed{}, false, nil
+	}
+	if format, err := sniff(data); err != nil || format != "jpeg" {
+		return Processed{}, false, err
+	}
+	parts, err := checkJPEG(data)
+	if err != nil || parts.orientation != orientationNormal {
+		return Processed{}, false, err
+	}
+	return Processed{Body: parts.clean, ContentType: contentTypeJPEG, Width: parts.cfg.Width, Height: parts.cfg.Height, GPS: parts.gps}, true, nil
+}
+
+// Thumbnail decodes a stored JPEG that uprightJPEG let through and makes its
+// thumbnail. A *PhotoError (PhotoNotAnImage) says the pixels are damaged:
+// the structure was sound, the image data is not.
+func Thumbnail(body []byte) (thumb []byte, width, height int, err error) {
+	img, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, 0, damaged()
+	}
+	p, err := finish(Processed{}, img)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return p.Thumb, p.ThumbWidth, p.ThumbHeight, nil
+}
+
+func processJPEG(data []byte) (Processed, error) {
+	parts, err := checkJPEG(data)
+	if err != nil {
+		return Processed{}, err
+	}
+	return processJPEGParts(parts)
+}
+
+func processJPEGParts(parts jpegParts) (Processed, error) {
+	clean, orientation, gps := parts.clean, parts.orientation, parts.gps
 	// Decoding the stripped copy rather than the original checks exactly the
 	// bytes that will be stored.
 	img, err := jpeg.Decode(bytes.NewReader(clean))

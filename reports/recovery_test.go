@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,11 +37,21 @@ func (c *crashRig) points(t *testing.T) []string {
 	t.Helper()
 	svc := c.instance(t, 0)
 	var points []string
-	reports.SetStopAt(svc, func(p string) { points = append(points, p) })
+	var mu sync.Mutex
+	reports.SetStopAt(svc, func(p string) {
+		mu.Lock()
+		defer mu.Unlock()
+		points = append(points, p)
+	})
 	if _, _, err := svc.Submit(context.Background(), "rider-points", c.f.tinySubmission("k")); err != nil {
 		t.Fatal(err)
 	}
-	return points
+	svc.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	// "thumbs" comes after the answer, in work of its own: a stop there is
+	// TestThumbnailsAfterAStop's.
+	return slices.DeleteFunc(points, func(p string) bool { return p == "thumbs" })
 }
 
 // stopSubmission submits on svc and stops it at point as a kill would: the
@@ -131,28 +142,31 @@ func (c *crashRig) checkVisible(t *testing.T, rider, id, stoppedAt string) repor
 	if err != nil || len(mine) != 1 || mine[0].ID != id {
 		t.Errorf("the rider's list = %v, %v; want [%s]", ids(mine), err, id)
 	}
-	// A consumer stopped between taking the event and its record is handed
-	// it again: it must be idempotent (the feed is). Every other consumer
-	// has it exactly once.
+	// Stopped after the consumers took the event but before it was marked
+	// published, every consumer is handed it again (a first delivery that
+	// reaches all is not recorded): each must absorb it. The feed holds it
+	// once; the rider's list may hold it twice (Mine shows it once); the
+	// recorder counts what it was handed.
+	redelivered := stoppedAt == "open" || strings.HasPrefix(stoppedAt, "delivered:")
 	listed := c.count(t, "reporter_reports", bson.D{{Key: "report_id", Value: id}})
-	if want := int64(1); listed != want && (stoppedAt != "delivered:reporter_list" || listed != 2) {
+	if want := int64(1); listed != want && (!redelivered || listed != 2) {
 		t.Errorf("the report has %d entries in the rider's list, want %d", listed, want)
 	}
 	if got := feedTimes(t, c.f)[event]; got != 1 {
 		t.Errorf("the feed holds the event %d times, want 1", got)
 	}
 	want := 1
-	if stoppedAt == "delivered:recorder" {
+	if redelivered {
 		want = 2
 	}
 	if got := c.rec.times()[event]; got != want {
 		t.Errorf("the recorder got the event %d times, want %d", got, want)
 	}
+	// The photo is there; its thumbnail may be made only by Repair
+	// (checkComplete), and the thumbnail route shows the photo meanwhile.
 	for _, p := range r.Photos {
-		for _, k := range []string{p.Key, p.ThumbKey} {
-			if !slices.Contains(c.objects(t, id), k) {
-				t.Errorf("photo object %s is missing", k)
-			}
+		if !slices.Contains(c.objects(t, id), p.Key) {
+			t.Errorf("photo object %s is missing", p.Key)
 		}
 	}
 	return r
@@ -166,7 +180,7 @@ func (c *crashRig) checkVisible(t *testing.T, rider, id, stoppedAt string) repor
 func TestSubmissionStoppedBetweenWrites(t *testing.T) {
 	rig := &crashRig{f: newFixture(t), rec: &recorder{}}
 	points := rig.points(t)
-	for _, want := range []string{"pending", "photos", "report", "entry", "open", "delivered:reporter_list", "recorded:feed"} {
+	for _, want := range []string{"pending", "photos", "report", "entry", "open", "delivered:reporter_list", "delivered:feed"} {
 		if !slices.Contains(points, want) {
 			t.Fatalf("a submission passes %v; %s is missing", points, want)
 		}
@@ -192,6 +206,9 @@ func TestSubmissionStoppedBetweenWrites(t *testing.T) {
 			}
 			// Complete as the retry answers, before any repair.
 			rig.checkVisible(t, rider, r.ID, point)
+			// A retry that stored the report makes its thumbnail after
+			// answering.
+			restarted.Wait()
 			// The stopped attempt's photos, if it never stored its
 			// report, go an hour later.
 			if err := rig.instance(t, 2*time.Hour).Repair(ctx); err != nil {
@@ -233,10 +250,12 @@ func TestSubmissionStoppedBetweenWrites(t *testing.T) {
 				rig.checkComplete(t, rider, mine[0].ID, point)
 			}
 			// The rider's retry afterwards changes nothing but is answered.
-			r, _, err := rig.instance(t, time.Minute).Submit(ctx, rider, in)
+			again := rig.instance(t, time.Minute)
+			r, _, err := again.Submit(ctx, rider, in)
 			if err != nil {
 				t.Fatalf("retry: %v", err)
 			}
+			again.Wait() // the thumbnail, if this retry stored the report
 			rig.checkComplete(t, rider, r.ID, point)
 		})
 	}

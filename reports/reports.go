@@ -48,8 +48,9 @@ const (
 	ActReopen           Action = "reopen"
 	ActConfirmDuplicate Action = "confirm_duplicate"
 	ActUnlinkDuplicate  Action = "unlink_duplicate"
-	ActEscalateAck      Action = "escalate_ack"    // by the SLA worker: not acknowledged in time
-	ActEscalateDecision Action = "escalate_decide" // by the SLA worker: not verified or rejected in time
+	ActEscalateAck      Action = "escalate_ack"     // by the SLA worker: not acknowledged in time
+	ActEscalateDecision Action = "escalate_decide"  // by the SLA worker: not verified or rejected in time
+	ActPhotoUnreadable  Action = "photo_unreadable" // by the service: a photo's pixels are damaged (State.UnreadablePhotos)
 )
 
 // Actor roles as the timeline shows them.
@@ -184,6 +185,10 @@ type State struct {
 	EscalatedAck   bool      `bson:"escalated_ack" json:"escalated_ack"`
 	EscalatedDue   bool      `bson:"escalated_decide" json:"escalated_decide"`
 	UpdatedAt      time.Time `bson:"updated_at" json:"updated_at"`
+	// UnreadablePhotos are the indexes in Photos of photos that passed the
+	// checks made before the answer but whose pixels turned out damaged
+	// when their thumbnail was made.
+	UnreadablePhotos []int `bson:"unreadable_photos,omitempty" json:"unreadable_photos,omitempty" doc:"indexes of photos that could not be read; the rider may add another"`
 }
 
 // Entry is one step of a report's timeline. It names the actor's role and

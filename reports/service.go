@@ -11,8 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -135,6 +138,17 @@ type Service struct {
 	// must queue rather than exhaust memory.
 	photoSlots chan struct{}
 
+	// thumbSlots bounds the thumbnails made after the answer to half the
+	// cores, so that they never starve the answers themselves.
+	thumbSlots chan struct{}
+	// later runs the thumbnails made after the answer (thumbs.go);
+	// laterBytes is what the photos waiting for them hold; stopping, once
+	// closed (StopLater), sends those still waiting to Repair.
+	later      sync.WaitGroup
+	laterBytes atomic.Int64
+	stopping   chan struct{}
+	stopOnce   sync.Once
+
 	// open is this instance's model of the open reports (openset.go), kept
 	// current from feed once LoadOpen has run.
 	open           openSet
@@ -166,7 +180,8 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 	st := newStore(db)
 	all := append([]Consumer{{Name: listConsumer, Events: st.list}}, consumers...)
 	return &Service{store: st, blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2)}
+		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2),
+		thumbSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), stopping: make(chan struct{})}
 }
 
 // at marks a point between two writes, where a test may stop the service.
@@ -282,21 +297,21 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 		}
 	}
 
+	// No read of the report first: a retry of a stored submission is rare,
+	// and its report insert below fails on the _id, which leads to the
+	// same answer (resume) after removing this attempt's photos. Every
+	// submission saves the read.
 	id := reportID(reporterID, key)
 	hash := bodyHash(in)
-	if r, err := s.store.report(ctx, id); err == nil {
-		return s.resume(ctx, r, hash)
-	} else if !errors.Is(err, ErrNotFound) {
-		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
 
 	processed := make([]Processed, len(in.Photos))
+	deferred := make([]bool, len(in.Photos))
 	for i, raw := range in.Photos {
-		p, err := s.processPhoto(ctx, raw)
+		p, d, err := s.checkPhoto(ctx, raw)
 		if err != nil {
 			return Report{}, false, fmt.Errorf("photo %d: %w", i+1, err)
 		}
-		processed[i] = p
+		processed[i], deferred[i] = p, d
 	}
 	r := Report{ID: id, ReporterID: reporterID, Category: in.Category, Description: desc, Address: addr,
 		CreatedAt: s.now(), IdemKey: key, BodyHash: hash, LocationSource: "device"}
@@ -340,10 +355,12 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	//  4. its first timeline entry, which follows from the report alone, so
 	//     whoever finds the report without it (the retry, Repair, the first
 	//     action on the report) writes the same entry;
-	//  5. the pending note is removed;
-	//  6. the open set, the reporter's list and the consumers (publish),
-	//     each recorded, until the entry is marked published; Repair
-	//     redelivers what is not.
+	//  5. the open set, the reporter's list and the consumers (publish),
+	//     until the entry is marked published; Repair redelivers what is
+	//     not;
+	//  6. the pending note is removed, once the photos have their
+	//     thumbnails: those of upright JPEGs are made after the answer
+	//     (thumbs.go), and Repair makes them if this instance stops first.
 	nonce := randomHex(6)
 	photos := make([]Photo, len(processed))
 	var keys []string
@@ -387,11 +404,21 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	s.at("entry")
+	s.publish(ctx, r, e, again)
+	later := map[int][]byte{}
+	for i, d := range deferred {
+		if d {
+			later[i] = processed[i].Body
+		}
+	}
+	if len(later) > 0 {
+		s.thumbsLater(ctx, r, note, later)
+		return r, true, nil
+	}
 	if err := s.store.deletePending(ctx, note.ID); err != nil {
 		s.log.Warn("remove the pending note of a stored report; Repair will", "report", id, "err", err)
 	}
 	s.at("noted")
-	s.publish(ctx, r, e, again)
 	return r, true, nil
 }
 
@@ -486,6 +513,17 @@ func (s *Service) abandon(ctx context.Context, note pending) {
 	}
 }
 
+// checkPhoto takes an upright JPEG with the checks that need no pixels
+// (deferred: its thumbnail is made after the answer), and processes
+// anything else in full, with a slot held.
+func (s *Service) checkPhoto(ctx context.Context, raw []byte) (Processed, bool, error) {
+	if p, ok, err := uprightJPEG(raw); err != nil || ok {
+		return p, ok, err
+	}
+	p, err := s.processPhoto(ctx, raw)
+	return p, false, err
+}
+
 // processPhoto runs ProcessPhoto when a slot is free.
 func (s *Service) processPhoto(ctx context.Context, raw []byte) (Processed, error) {
 	select {
@@ -518,9 +556,13 @@ func photoFor(base string, p Processed) Photo {
 }
 
 // putPhoto stores a photo and its thumbnail under the keys photoFor chose.
+// An upright JPEG has no thumbnail yet (thumbs.go): it is put later.
 func (s *Service) putPhoto(ctx context.Context, photo Photo, p Processed) error {
 	if err := s.blobs.Put(ctx, photo.Key, bytes.NewReader(p.Body), int64(len(p.Body)), p.ContentType, nil); err != nil {
 		return err
+	}
+	if p.Thumb == nil {
+		return nil
 	}
 	return s.blobs.Put(ctx, photo.ThumbKey, bytes.NewReader(p.Thumb), int64(len(p.Thumb)), "image/jpeg", nil)
 }
@@ -724,6 +766,11 @@ func (s *Service) OpenPhoto(ctx context.Context, r Report, key string, thumb boo
 				k = p.ThumbKey
 			}
 			rc, info, err := s.blobs.Get(ctx, k)
+			if thumb && errors.Is(err, storage.ErrNotFound) {
+				// Not made yet (thumbs.go): the photo itself, which the
+				// browser scales, rather than a broken preview.
+				rc, info, err = s.blobs.Get(ctx, p.Key)
+			}
 			if errors.Is(err, storage.ErrNotFound) {
 				return nil, info, ErrNotFound
 			}

@@ -197,6 +197,7 @@ func TestSubmitRoutesToPrimaryOfficer(t *testing.T) {
 	if len(r.Photos) != 1 || r.Photos[0].Width != 1600 || r.Photos[0].ContentType != "image/jpeg" {
 		t.Errorf("photos = %+v", r.Photos)
 	}
+	f.svc.Wait() // the thumbnail is made after the answer
 	if got := f.objects(); len(got) != 2 {
 		t.Errorf("stored objects = %v, want the photo and its thumbnail", got)
 	}
@@ -285,6 +286,7 @@ func TestConcurrentRetriesMakeOneReport(t *testing.T) {
 	if got := f.count("reports"); got != 1 {
 		t.Errorf("reports = %d, want 1", got)
 	}
+	f.svc.Wait() // the winner's thumbnail is made after the answer
 	if got := f.objects(); len(got) != 2 {
 		t.Errorf("objects = %d (%v), want 2: the losing copies' photos must be removed", len(got), got)
 	}

@@ -158,6 +158,9 @@ func (s *Service) repairSubmission(ctx context.Context, n pending) error {
 	if _, err := s.ensureSubmitEntry(ctx, r); err != nil {
 		return fmt.Errorf("repair submission %s: %w", n.ID, err)
 	}
+	if err := s.repairThumbs(ctx, r, n); err != nil {
+		return fmt.Errorf("repair the thumbnails of %s: %w", n.ID, err)
+	}
 	return s.store.deletePending(ctx, n.ID)
 }
 

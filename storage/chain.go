@@ -120,9 +120,17 @@ func IsRecorded(err error) bool { return errors.Is(err, ErrRecorded) }
 // Errors: ErrRecorded, ErrContended after 1000 lost races, or the store's.
 func AppendOnce(ctx context.Context, coll *mongo.Collection, hints *ChainHints, prefix, src string, doc func(id string, n int) any) (int, error) {
 	key := ChainKey(coll, prefix)
-	n, err := ChainHead(ctx, coll, prefix, hints.Get(key))
-	if err != nil {
-		return 0, err
+	// With a hint, the insert after it is tried first: for a chain this
+	// instance wrote last it is the end, and probing for the head would
+	// cost a read or two on every append. A stale hint costs one lost
+	// insert, after which the head is found by probing as without one.
+	n, probed := hints.Get(key), false
+	if n == 0 {
+		var err error
+		if n, err = ChainHead(ctx, coll, prefix, 0); err != nil {
+			return 0, err
+		}
+		probed = true
 	}
 	for range 1000 {
 		n++
@@ -149,6 +157,12 @@ func AppendOnce(ctx context.Context, coll *mongo.Collection, hints *ChainHints, 
 			return n, ErrRecorded
 		}
 		hints.Set(key, n)
+		if !probed {
+			if n, err = ChainHead(ctx, coll, prefix, n); err != nil {
+				return 0, err
+			}
+			probed = true
+		}
 	}
 	return 0, ErrContended
 }
