@@ -222,7 +222,7 @@ func (s *Service) transition(ctx context.Context, id string, actor Actor, action
 			ActorRole: actor.Role, ActorID: actor.ID, Cell: st.Cell, Note: note, Reason: reason, At: st.UpdatedAt, After: st}
 		err = s.store.insertEntry(ctx, e)
 		if errors.Is(err, errDuplicate) {
-			if err := s.repair(ctx, id); err != nil {
+			if err := s.repair(ctx, id, st.Seq); err != nil {
 				return Report{}, err
 			}
 			continue
@@ -247,9 +247,10 @@ var errSkip = errors.New("nothing to do")
 
 var timeZero time.Time
 
-// repair writes the timeline's last entry onto the report.
-func (s *Service) repair(ctx context.Context, id string) error {
-	e, err := s.store.lastEntry(ctx, id)
+// repair writes the timeline's last entry onto the report, knowing that
+// entry seq exists (the one a transition lost the race for).
+func (s *Service) repair(ctx context.Context, id string, seq int) error {
+	e, err := s.store.lastEntry(ctx, id, seq)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -347,27 +347,54 @@ func (s *store) entry(ctx context.Context, id string) (Entry, error) {
 	return e, nil
 }
 
-func (s *store) lastEntry(ctx context.Context, reportID string) (Entry, error) {
-	var e Entry
-	err := s.timeline.FindOne(ctx, bson.D{{Key: "report_id", Value: reportID}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&e)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+// lastEntry reads the report's last timeline entry, knowing that entry
+// from exists (or from is 0). Entries are numbered without gaps (each is
+// written after the one before, see transition), so the end is found by
+// _id probes: the embedded store would read every entry of every report to
+// answer a query on report_id.
+func (s *store) lastEntry(ctx context.Context, reportID string, from int) (Entry, error) {
+	last, err := storage.LastFrom(int64(from), func(n int64) (bool, error) {
+		_, err := s.entry(ctx, entryID(reportID, int(n)))
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	if last == 0 {
 		return Entry{}, ErrNotFound
 	}
-	if err != nil {
-		return Entry{}, fmt.Errorf("load timeline: %w", err)
-	}
-	return e, nil
+	return s.entry(ctx, entryID(reportID, int(last)))
 }
 
+// entriesBatch is how many entries entries asks for at once.
+const entriesBatch = 8
+
+// entries reads the report's timeline after afterSeq, in order, by _id:
+// batches of entriesBatch lookups run at once, until one is missing (a
+// timeline has no gaps) or 500 are read. Most timelines have fewer than
+// eight entries: one round of lookups.
 func (s *store) entries(ctx context.Context, reportID string, afterSeq int) ([]Entry, error) {
-	cur, err := s.timeline.Find(ctx, bson.D{{Key: "report_id", Value: reportID}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: afterSeq}}}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(500))
-	if err != nil {
-		return nil, fmt.Errorf("load timeline: %w", err)
-	}
 	out := []Entry{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("load timeline: %w", err)
+	for next := afterSeq + 1; len(out) < 500; next += entriesBatch {
+		batch := make([]Entry, entriesBatch)
+		errs := make([]error, entriesBatch)
+		var wg sync.WaitGroup
+		for i := range entriesBatch {
+			wg.Go(func() { batch[i], errs[i] = s.entry(ctx, entryID(reportID, next+i)) })
+		}
+		wg.Wait()
+		for i := range entriesBatch {
+			if errors.Is(errs[i], ErrNotFound) {
+				return out, nil
+			}
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			out = append(out, batch[i])
+		}
 	}
 	return out, nil
 }
