@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"sync"
 
 	"github.com/disintegration/imaging"
 	exif "github.com/dsoprea/go-exif/v3"
@@ -590,6 +591,18 @@ func webpEXIF(data []byte) []byte {
 // use on untrusted files. github.com/rwcarlsen/goexif was tried first and
 // rejected: on a 44-byte block whose IFDs point at each other it loops
 // forever, and a tag count that overflows uint32 makes it allocate 16 GB.
+// exifTables are the parser's tables of IFDs and tags, built once: a new
+// tag index parses the whole standard tag list (YAML) on first use, about
+// 3.5 ms, which every photo with EXIF paid. The mapping is only read by
+// the parser, and the tag index locks itself.
+var exifTables = sync.OnceValues(func() (*exifcommon.IfdMapping, *exif.TagIndex) {
+	mapping, err := exifcommon.NewIfdMappingWithStandard()
+	if err != nil {
+		return nil, nil
+	}
+	return mapping, exif.NewTagIndex()
+})
+
 func readEXIF(tiff []byte) (orientation int, gps *GPS) {
 	orientation = orientationNormal
 	if len(tiff) == 0 || len(tiff) > maxEXIFBytes {
@@ -602,11 +615,11 @@ func readEXIF(tiff []byte) (orientation int, gps *GPS) {
 			orientation, gps = orientationNormal, nil
 		}
 	}()
-	mapping, err := exifcommon.NewIfdMappingWithStandard()
-	if err != nil {
+	mapping, tags := exifTables()
+	if mapping == nil {
 		return orientation, nil
 	}
-	_, index, err := exif.Collect(mapping, exif.NewTagIndex(), tiff)
+	_, index, err := exif.Collect(mapping, tags, tiff)
 	if err != nil || index.RootIfd == nil {
 		return orientation, nil
 	}
