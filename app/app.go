@@ -44,6 +44,7 @@ type App struct {
 	Stations *council.Service
 	Reports  *reports.Service
 	Feed     *reports.Feed
+	Days     *reports.DayIndex
 	Inbox    *inbox.Service
 	Points   *points.Service
 	Council  *council.Hub
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	log.Info("stores open", "embedded_documents", stores.EmbeddedDocs, "embedded_objects", stores.EmbeddedBlobs)
 
 	var indexes []storage.Index
-	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), council.MemberIndexes(), council.FeedbackIndexes(), council.HubIndexes(), reports.Indexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
+	for _, ix := range [][]storage.Index{policy.Indexes(), accounts.Indexes(), grid.Indexes(), council.Indexes(), council.MemberIndexes(), council.FeedbackIndexes(), council.HubIndexes(), reports.Indexes(), reports.DayIndexes(), inbox.Indexes(), open311.Indexes(), points.Indexes()} {
 		indexes = append(indexes, ix...)
 	}
 	if err := storage.EnsureIndexes(ctx, stores.DB, indexes); err != nil {
@@ -218,9 +219,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	a.Points.Earner.TagsFor = awardTags(a.Grid, stations)
 	a.Points.Adjust.Riders = riderLookup(a.Accounts)
 	a.Council = newCouncil(a, log)
-	// Points take an event before the feed does, so that a page refreshed
-	// by the live stream (which follows the feed) shows the award.
-	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner}, {Name: "feed", Events: a.Feed}}
+	// Points take an event before the feed does (Last), so that a page
+	// refreshed by the live stream (which follows the feed) shows the
+	// award. The day index lets Open311 searches read by _id.
+	a.Days = reports.NewDayIndex(stores.DB, log)
+	if _, err := a.Days.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("index the stored reports by day: %w", err)
+	}
+	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner},
+		{Name: "day_index", Events: a.Days}, {Name: "feed", Events: a.Feed, Last: true}}
 	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
 	// The open reports are read from memory (the queue, the SLA worker, the

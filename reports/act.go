@@ -262,8 +262,8 @@ func (s *Service) repair(ctx context.Context, id string, seq int) error {
 
 // publish brings the open set up to date with the report and hands the
 // entry's event to every consumer, the reporter's list included, each on its
-// own and all at once: a consumer that fails does not keep the event from
-// the others, and none waits for another. Once all have it the entry is
+// own and at once (the Last ones after the others): a consumer that fails
+// does not keep the event from the others. Once all have it the entry is
 // marked published; until then Repair calls publish again (again), which
 // skips the consumers recorded as having it. Failures are logged, not
 // returned: the change itself is stored and stands.
@@ -293,7 +293,15 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 		openOK = true
 	})
 	for i, c := range s.consumers {
-		wg.Go(func() { took[i] = s.deliver(ctx, c, ev, again) })
+		if !c.Last {
+			wg.Go(func() { took[i] = s.deliver(ctx, c, ev, again) })
+		}
+	}
+	wg.Wait()
+	for i, c := range s.consumers {
+		if c.Last {
+			wg.Go(func() { took[i] = s.deliver(ctx, c, ev, again) })
+		}
 	}
 	wg.Wait()
 	// The points a test may stop at (as a kill would) come after all of

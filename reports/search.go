@@ -66,8 +66,12 @@ var summaryFields = bson.D{
 // Search returns the reports that match f, newest first (by creation time,
 // then by id), across every cell. Reports asked for by id are read one by
 // one by _id, which every store answers from its index; unknown ids are left
-// out. Otherwise the (created_at) and (category, created_at) indexes serve
-// the search on MongoDB; the embedded store reads the whole collection.
+// out. Otherwise, when the service delivers its events to a DayIndex that
+// has migrated, the search walks that index's days and reads the reports it
+// keeps by _id (days.go): its cost follows the days searched and the
+// reports returned, not the reports stored. Without one, the (created_at)
+// and (category, created_at) indexes serve the search on MongoDB and the
+// embedded store reads the whole collection.
 //
 // Errors: *ValidationError when f has more than MaxSearchIDs ids; any other
 // error is the store's, and the caller may retry.
@@ -99,6 +103,27 @@ func (s *Service) Search(ctx context.Context, f SearchFilter) ([]Summary, error)
 }
 
 func (s *Service) searchAll(ctx context.Context, f SearchFilter, limit int) ([]Report, error) {
+	if d := s.dayIndex(); d != nil && d.migrated.Load() {
+		return d.search(ctx, s, f, limit)
+	}
+	return s.scan(ctx, f, limit)
+}
+
+// dayIndex is the DayIndex among the service's consumers, nil if none. The
+// index a service searches is the one it writes: a service that does not
+// deliver its submissions to a DayIndex could not trust one.
+func (s *Service) dayIndex() *DayIndex {
+	for _, c := range s.consumers {
+		if d, ok := c.Events.(*DayIndex); ok {
+			return d
+		}
+	}
+	return nil
+}
+
+// scan is the search without the day index: one query of the reports
+// collection, which the embedded store answers by reading all of it.
+func (s *Service) scan(ctx context.Context, f SearchFilter, limit int) ([]Report, error) {
 	q := bson.D{}
 	if len(f.Categories) > 0 {
 		q = append(q, bson.E{Key: "category", Value: bson.D{{Key: "$in", Value: f.Categories}}})

@@ -87,6 +87,11 @@ type Events interface {
 type Consumer struct {
 	Name   string
 	Events Events
+	// Last consumers are handed an event once every other consumer has had
+	// it (taken or failed): the others take it at once, in parallel. The
+	// feed is last, because live pages refresh when it moves and must find
+	// the others' work (the points awarded, the inbox) done.
+	Last bool
 }
 
 // listConsumer is the name under which the reporter's list ("my reports")
