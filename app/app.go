@@ -235,6 +235,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	if err := a.Reports.LoadOpen(ctx, a.Feed); err != nil {
 		return nil, err
 	}
+	// So are the figures: per day, built from the feed, each closed day
+	// rolled up once into a document read by _id.
+	if err := a.Reports.LoadFigures(ctx, a.Feed); err != nil {
+		return nil, err
+	}
 
 	created, pw, err := a.Accounts.EnsureAdmin(ctx, cfg.AdminPassword)
 	if err != nil {
@@ -262,7 +267,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		if err := stores.Ping(ctx); err != nil {
 			return err
 		}
-		return a.Reports.OpenReady()
+		if err := a.Reports.OpenReady(); err != nil {
+			return err
+		}
+		return a.Reports.FiguresReady()
 	}, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
 	accounts.Routes(a.Server.API, a.Gate, a.Accounts, log)
 	grid.Routes(a.Server.API, a.Gate, a.Grid, log)
@@ -311,6 +319,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	wg.Go(func() { a.Stations.Watch(bg, cfg.ReloadInterval) })
 	wg.Go(func() { every(bg, time.Hour, log, "prune sessions", a.Accounts.PruneSessions) })
 	wg.Go(func() { a.Reports.Run(bg, cfg.SLAInterval) })
+	wg.Go(func() { every(bg, 5*time.Minute, log, "roll up the report figures", a.Reports.RollUpFigures) })
 	wg.Go(func() { a.Feed.Follow(bg, cfg.LiveInterval) })
 	// The session cache follows account changes made elsewhere at the pace
 	// live pages follow reports: a disabled account is out everywhere

@@ -106,10 +106,46 @@ type Figures struct {
 	OpenBacklog      int     `json:"open_backlog"`
 }
 
-// ComputeFigures computes figures per cell and per officer over reports
-// created since 'since', within scope. Medians are computed in Go: the
-// embedded store has no arithmetic in pipelines.
+// ComputeFigures computes figures per cell and per officer within scope,
+// over the Beijing days from since's day to today: the reports submitted,
+// and the first acknowledgements and decisions made, on those days (see
+// figures.go), and the backlog of those reports still open.
+//
+// Once LoadFigures has run it reads the closed days' rollups by _id and
+// today from memory. Before that, or while the model is behind the feed
+// (FiguresReady), and always on a Service where LoadFigures was never called
+// (many tests build one bare), it scans the reports created since 'since',
+// as it did before the rollups: correct, but a read of the whole reports
+// collection on the embedded store.
 func (s *Service) ComputeFigures(ctx context.Context, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
+	if fs := s.figureModel(); fs != nil {
+		// This instance's own changes are in the feed before its follower
+		// brings them back: catch up to the end it knows (a few reads by
+		// _id), so that an officer sees their own action counted at once.
+		fs.mu.Lock()
+		behind := fs.loaded && fs.feed.Last() > fs.applied
+		fs.mu.Unlock()
+		if behind {
+			fs.applyMu.Lock()
+			if err := s.catchUpFigures(ctx, fs); err != nil {
+				s.log.Warn("figures: catch up with the report feed", "err", err)
+			}
+			fs.applyMu.Unlock()
+		}
+		fs.mu.Lock()
+		stale := fs.staleLocked()
+		fs.mu.Unlock()
+		if stale == nil {
+			return s.figuresFromModel(ctx, fs, scope, since)
+		}
+	}
+	return s.scanFigures(ctx, scope, since)
+}
+
+// scanFigures computes the figures from the reports created since 'since'
+// (their current cell, officer, acknowledgement and decision). Medians are
+// computed in Go: the embedded store has no arithmetic in pipelines.
+func (s *Service) scanFigures(ctx context.Context, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
 	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$gte", Value: since}}}}
 	if !scope.All {
 		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})

@@ -143,6 +143,11 @@ type Service struct {
 	// must queue rather than exhaust memory.
 	photoSlots chan struct{}
 
+	// figures is the model of the service figures (figures.go), once
+	// LoadFigures has run.
+	figures   *figureSet
+	figuresMu sync.Mutex
+
 	// thumbSlots bounds the thumbnails made after the answer to half the
 	// cores, so that they never starve the answers themselves.
 	thumbSlots chan struct{}
