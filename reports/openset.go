@@ -60,6 +60,7 @@ type openSet struct {
 type openIndex struct {
 	byID   map[string]*Report
 	order  []*Report                      // by (NextDue, ID): the queue's order
+	byCell map[string][]*Report           // the same order, per cell: an officer's queue reads only their cells
 	near   map[nearKey]map[string]*Report // by category and a grid of about DuplicateRadius
 	closed map[string]closedMark          // reports seen closed, for a while
 }
@@ -89,7 +90,7 @@ func nearOf(category string, lat, lng float64) nearKey {
 }
 
 func newOpenIndex() openIndex {
-	return openIndex{byID: map[string]*Report{}, near: map[nearKey]map[string]*Report{}, closed: map[string]closedMark{}}
+	return openIndex{byID: map[string]*Report{}, byCell: map[string][]*Report{}, near: map[nearKey]map[string]*Report{}, closed: map[string]closedMark{}}
 }
 
 func byDue(a, b *Report) int { return cmp.Or(a.NextDue.Compare(b.NextDue), cmp.Compare(a.ID, b.ID)) }
@@ -115,6 +116,9 @@ func (x *openIndex) put(r Report, now time.Time) {
 	x.byID[r.ID] = p
 	i, _ := slices.BinarySearchFunc(x.order, p, byDue)
 	x.order = slices.Insert(x.order, i, p)
+	cell := x.byCell[r.Cell]
+	i, _ = slices.BinarySearchFunc(cell, p, byDue)
+	x.byCell[r.Cell] = slices.Insert(cell, i, p)
 	k := nearOf(r.Category, r.Lat, r.Lng)
 	if x.near[k] == nil {
 		x.near[k] = map[string]*Report{}
@@ -126,6 +130,15 @@ func (x *openIndex) remove(p *Report) {
 	delete(x.byID, p.ID)
 	if i, ok := slices.BinarySearchFunc(x.order, p, byDue); ok {
 		x.order = slices.Delete(x.order, i, i+1)
+	}
+	cell := x.byCell[p.Cell]
+	if i, ok := slices.BinarySearchFunc(cell, p, byDue); ok {
+		cell = slices.Delete(cell, i, i+1)
+	}
+	if len(cell) == 0 {
+		delete(x.byCell, p.Cell)
+	} else {
+		x.byCell[p.Cell] = cell
 	}
 	k := nearOf(p.Category, p.Lat, p.Lng)
 	delete(x.near[k], p.ID)
@@ -399,6 +412,26 @@ func (s *Service) syncOpen(ctx context.Context, r Report) error {
 	return err
 }
 
+// inScope lists the open reports of the cell, or of the scope's cells, in
+// the queue's order: an officer's queue costs what their cells hold, not
+// what the city holds.
+func (x *openIndex) inScope(scope Scope, cell string) []*Report {
+	switch {
+	case cell != "":
+		return x.byCell[cell]
+	case scope.All:
+		return x.order
+	case len(scope.Cells) == 1:
+		return x.byCell[scope.Cells[0]]
+	}
+	var out []*Report
+	for _, c := range slices.Compact(slices.Sorted(slices.Values(scope.Cells))) {
+		out = append(out, x.byCell[c]...)
+	}
+	slices.SortFunc(out, byDue)
+	return out
+}
+
 // queue answers ListQueue for open statuses from the model.
 func (x *openIndex) queue(scope Scope, f QueueFilter) Queue {
 	var cells map[string]bool
@@ -416,7 +449,7 @@ func (x *openIndex) queue(scope Scope, f QueueFilter) Queue {
 	}
 	page := make([]Report, 0, f.Limit)
 	skipped := 0
-	for _, r := range x.order {
+	for _, r := range x.inScope(scope, f.Cell) {
 		switch {
 		case f.Cell != "" && r.Cell != f.Cell,
 			cells != nil && !cells[r.Cell],

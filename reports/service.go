@@ -80,7 +80,8 @@ type Events interface {
 
 // Consumer is one receiver of report events under a name. Each consumer is
 // delivered to on its own: a consumer that fails gets the event again later,
-// while the others, whose delivery is recorded under (event, name), do not.
+// while the others, whose delivery is then recorded under (event, name), do
+// not (publish says when a delivery is recorded).
 // The name keys those records, so it must stay the same across releases (a
 // renamed consumer would be handed every event still undelivered); it is made
 // of lower-case letters, digits, '_' and '-'.

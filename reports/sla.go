@@ -158,7 +158,9 @@ func (s *Service) repairSubmission(ctx context.Context, n pending) error {
 	if _, err := s.ensureSubmitEntry(ctx, r); err != nil {
 		return fmt.Errorf("repair submission %s: %w", n.ID, err)
 	}
-	if err := s.repairThumbs(ctx, r, n); err != nil {
+	if err := s.repairThumbs(ctx, r, n); errors.Is(err, errThumbsBusy) {
+		return nil // the note stays: the next run makes them
+	} else if err != nil {
 		return fmt.Errorf("repair the thumbnails of %s: %w", n.ID, err)
 	}
 	return s.store.deletePending(ctx, n.ID)

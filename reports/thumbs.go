@@ -127,7 +127,7 @@ func (s *Service) flagUnreadable(ctx context.Context, id string, photos []int) e
 // would have done, for an instance that stopped or had too much waiting.
 // Only photos of this attempt (note.Keys) are looked at.
 func (s *Service) repairThumbs(ctx context.Context, r Report, note pending) error {
-	bodies := map[int][]byte{}
+	var missing []int
 	for i, p := range r.Photos {
 		if !slices.Contains(note.Keys, p.Key) || slices.Contains(r.UnreadablePhotos, i) {
 			continue
@@ -137,23 +137,33 @@ func (s *Service) repairThumbs(ctx context.Context, r Report, note pending) erro
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		body, err := s.readObject(ctx, p.Key)
+		missing = append(missing, i)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	select {
+	case s.thumbSlots <- struct{}{}:
+	default:
+		// Every slot is making thumbnails after answers: this one waits for
+		// the next run rather than hold up the repair job, and the SLA
+		// worker after it.
+		return errThumbsBusy
+	}
+	defer func() { <-s.thumbSlots }()
+	bodies := map[int][]byte{}
+	for _, i := range missing {
+		body, err := s.readObject(ctx, r.Photos[i].Key)
 		if err != nil {
 			return err
 		}
 		bodies[i] = body
 	}
-	if len(bodies) == 0 {
-		return nil
-	}
-	select {
-	case s.thumbSlots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.thumbSlots }()
 	return s.makeThumbs(ctx, r, bodies)
 }
+
+// errThumbsBusy says repairThumbs left its work for the next repair run.
+var errThumbsBusy = errors.New("every thumbnail slot is busy")
 
 func (s *Service) readObject(ctx context.Context, key string) ([]byte, error) {
 	rc, _, err := s.blobs.Get(ctx, key)
