@@ -68,10 +68,6 @@ import (
 // per report still waiting for its first acknowledgement or decision (about
 // the open reports; bounded by figureMarksMax).
 
-// figureZone is the zone figures count days in. China keeps one zone, UTC+8,
-// without daylight saving, so a fixed zone needs no tzdata.
-var figureZone = time.FixedZone("CST", 8*60*60)
-
 const (
 	figuresCollection = "figures_days"
 	// figureGrace is how long after midnight a day is closed: an event is
@@ -110,12 +106,10 @@ func (s *Service) setFigureModel(fs *figureSet) bool {
 	return true
 }
 
-func figureDayOf(t time.Time) time.Time {
-	y, m, d := t.In(figureZone).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, figureZone)
-}
+// Figures count Beijing days, as the day index does (days.go).
+func figureDayOf(t time.Time) time.Time { return dayStart(t) }
 
-func figureDayKey(d time.Time) string { return d.In(figureZone).Format(time.DateOnly) }
+func figureDayKey(d time.Time) string { return dayOf(d) }
 
 func figureNextDay(d time.Time) time.Time { return d.AddDate(0, 0, 1) }
 
