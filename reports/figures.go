@@ -863,8 +863,8 @@ func (s *Service) closedDay(ctx context.Context, fs *figureSet, day time.Time) (
 
 // figureTotals are a key's figures over a range, before the medians.
 type figureTotals struct {
-	reports, inTime, open int
-	ack, decide           [][]int64
+	reports, inTime int
+	ack, decide     [][]int64
 }
 
 func (t *figureTotals) add(b *figureBucket) {
