@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -229,7 +230,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner},
 		{Name: "day_index", Events: a.Days}, {Name: "feed", Events: a.Feed, Last: true}}
 	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
-		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories}, log)
+		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories,
+			SubmitWriters: submitWriters(stores.EmbeddedDocs)}, log)
 	// The open reports are read from memory (the queue, the SLA worker, the
 	// duplicate search), kept current by the feed every instance follows.
 	if err := a.Reports.LoadOpen(ctx, a.Feed); err != nil {
@@ -409,6 +411,16 @@ func stationAdminLookup(a *accounts.Service) council.StationAdminLookup {
 		}
 		return u.Kind == accounts.KindStationAdmin && !u.Disabled, nil
 	}
+}
+
+// submitWriters is how many submissions write at once: as many as there
+// are cores on the embedded store, which commits one write at a time (see
+// reports.Config.SubmitWriters); no bound on MongoDB.
+func submitWriters(embedded bool) int {
+	if !embedded {
+		return 0
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // every runs job each interval until ctx ends; a failure is logged and the

@@ -123,6 +123,14 @@ type Config struct {
 	AcknowledgeWithin time.Duration // default 10 minutes
 	DecideWithin      time.Duration // verify or reject; default 24 hours
 	Categories        []Category    // default DefaultCategories
+	// SubmitWriters bounds how many submissions write to the stores at
+	// once; 0: no bound. The embedded store commits one write at a time,
+	// and writers beyond a few make each other wait far longer than a
+	// queue would: measured at concurrency 16, 24 submissions/s and a p99
+	// of 3.7 s unbounded, 43/s and 0.57 s with 2 writers. The app sets it
+	// to the number of cores on the embedded store only: MongoDB writes in
+	// parallel.
+	SubmitWriters int
 }
 
 // ErrUnavailable wraps a store failure the rider can retry.
@@ -152,6 +160,8 @@ type Service struct {
 	// thumbSlots bounds the thumbnails made after the answer to half the
 	// cores, so that they never starve the answers themselves.
 	thumbSlots chan struct{}
+	// submitWriters bounds the submissions writing at once (Config).
+	submitWriters chan struct{}
 	// later runs the thumbnails made after the answer (thumbs.go);
 	// laterBytes is what the photos waiting for them hold; stopping, once
 	// closed (StopLater), sends those still waiting to Repair.
@@ -190,7 +200,11 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 	}
 	st := newStore(db)
 	all := append([]Consumer{{Name: listConsumer, Events: st.list}}, consumers...)
-	return &Service{store: st, blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
+	var writers chan struct{}
+	if cfg.SubmitWriters > 0 {
+		writers = make(chan struct{}, cfg.SubmitWriters)
+	}
+	return &Service{submitWriters: writers, store: st, blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2),
 		thumbSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), stopping: make(chan struct{})}
 }
@@ -380,6 +394,14 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 		keys = append(keys, photos[i].Key, photos[i].ThumbKey)
 	}
 	note := pending{ID: id + "/" + nonce, ReportID: id, Keys: keys, At: s.now()}
+	if s.submitWriters != nil {
+		select {
+		case s.submitWriters <- struct{}{}:
+		case <-ctx.Done():
+			return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		defer func() { <-s.submitWriters }()
+	}
 	if err := s.store.insertPending(ctx, note); err != nil {
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -3,6 +3,7 @@ package reports_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -14,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/nuanxin/nuanxin/reports"
+	"github.com/nuanxin/nuanxin/storage/storagetest"
 )
 
 // damagedPixels is a JPEG whose structure passes every check made before
@@ -221,5 +223,47 @@ func TestDamagedPixelsFlagged(t *testing.T) {
 	}
 	if n := pendingNotes(t, f, r.ID); n != 0 {
 		t.Errorf("%d pending notes left", n)
+	}
+}
+
+// SubmitWriters bounds the submissions writing at once: eight riders
+// submitting together, each held a moment inside its writes, never have
+// more than the bound writing; without it they overlap.
+func TestSubmitWritersBound(t *testing.T) {
+	f := newFixture(t)
+	for _, bound := range []int{1, 0} {
+		svc := reports.NewService(f.db, f.blobs, f.grid, f.accounts, nil, reports.Config{SubmitWriters: bound}, storagetest.Logger())
+		var mu sync.Mutex
+		inside, most := 0, 0
+		reports.SetStopAt(svc, func(p string) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch p {
+			case "pending": // the first write is done
+				inside++
+				most = max(most, inside)
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+			case "open": // the last writes are under way
+				inside--
+			}
+		})
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				if _, _, err := svc.Submit(context.Background(), fmt.Sprintf("rider-%d-%d", bound, i), f.tinySubmission("k")); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		svc.Wait()
+		switch {
+		case bound == 1 && most != 1:
+			t.Errorf("with one writer allowed, %d submissions wrote at once", most)
+		case bound == 0 && most < 2:
+			t.Errorf("without a bound, at most %d submission wrote at once: the test cannot tell the bound works", most)
+		}
 	}
 }
