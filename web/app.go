@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -148,12 +149,25 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 	// A request refused before its body was read (the gate's 401 or 403 on
 	// an upload) leaves the rest of the body on the connection, where it
 	// would be read as the next request. What arrived with the headers
-	// (up to 8 KB) was read whole; past that, close the connection.
+	// (up to 8 KB) was read whole; past that, close the connection. A body
+	// up to maxDrain is read and dropped first: closing a socket with
+	// unread data resets it, and a phone still sending its photo would see
+	// a broken connection instead of "log in again". Larger bodies are not
+	// worth reading for a refusal.
 	if n > streamPrefetch && (err != nil || c.Response().StatusCode() >= 400) {
+		if n <= maxDrain {
+			if body := c.Context().RequestBodyStream(); body != nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(body, int64(n)))
+			}
+		}
 		c.Context().SetConnectionClose()
 	}
 	return err
 }
+
+// maxDrain is the most of a refused request's body that is read before the
+// connection is closed: a few photos.
+const maxDrain = 4 << 20
 
 // identity reports whether a Content-Encoding leaves the body as it is.
 func identity(enc []byte) bool {
