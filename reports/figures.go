@@ -106,11 +106,6 @@ func (s *Service) setFigureModel(fs *figureSet) bool {
 	return true
 }
 
-// Figures count Beijing days, as the day index does (days.go).
-func figureDayOf(t time.Time) time.Time { return dayStart(t) }
-
-func figureDayKey(d time.Time) string { return dayOf(d) }
-
 func figureNextDay(d time.Time) time.Time { return d.AddDate(0, 0, 1) }
 
 func laterDay(a, b time.Time) time.Time {
@@ -219,7 +214,7 @@ func (m *reportMark) note(seq int, a Action) {
 type figureMarks map[string]*reportMark
 
 func (fm figureMarks) classify(ctx context.Context, s *Service, e Event) (figureCount, error) {
-	c := figureCount{day: figureDayOf(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit}
+	c := figureCount{day: dayStart(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit}
 	n := e.ReportSeq
 	m := fm[e.ReportID]
 	if !figureAckType(e.Action) {
@@ -419,11 +414,11 @@ func (s *Service) LoadFigures(ctx context.Context, feed *Feed) error {
 
 // buildFigures reads the feed into the model, under fs.applyMu.
 func (s *Service) buildFigures(ctx context.Context, fs *figureSet) error {
-	today := figureDayOf(s.now())
+	today := dayStart(s.now())
 	start := today
 	for back := figureLoadDays; back >= 1; back-- {
 		d := today.AddDate(0, 0, -back)
-		_, ok, err := s.readRollup(ctx, figureDayKey(d))
+		_, ok, err := s.readRollup(ctx, dayOf(d))
 		if err != nil {
 			return err
 		}
@@ -432,7 +427,7 @@ func (s *Service) buildFigures(ctx context.Context, fs *figureSet) error {
 			break
 		}
 		fs.mu.Lock()
-		fs.known[figureDayKey(d)] = true
+		fs.known[dayOf(d)] = true
 		fs.mu.Unlock()
 	}
 	if _, err := s.figureFirstDay(ctx, fs); err != nil {
@@ -488,7 +483,7 @@ func (s *Service) figureFirstDay(ctx context.Context, fs *figureSet) (time.Time,
 	if len(cs) == 0 {
 		return time.Time{}, nil
 	}
-	d = figureDayOf(cs[0].At)
+	d = dayStart(cs[0].At)
 	fs.mu.Lock()
 	fs.firstDay = d
 	fs.mu.Unlock()
@@ -505,7 +500,7 @@ func (s *Service) applyFigure(ctx context.Context, fs *figureSet, c Change) erro
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if !cnt.day.Before(fs.start) {
-		k := figureDayKey(cnt.day)
+		k := dayOf(cnt.day)
 		if fs.days[k] == nil {
 			fs.days[k] = dayFigures{}
 		}
@@ -771,7 +766,7 @@ func (s *Service) RollUpFigures(ctx context.Context) error {
 	if err != nil || first.IsZero() {
 		return err // an empty feed: nothing is covered
 	}
-	d := laterDay(first, figureDayOf(now).AddDate(0, 0, -figureRollBack))
+	d := laterDay(first, dayStart(now).AddDate(0, 0, -figureRollBack))
 	for ; !figureNextDay(d).Add(figureGrace).After(now); d = figureNextDay(d) {
 		if err := s.rollUpDay(ctx, fs, d); err != nil {
 			return fmt.Errorf("roll up the figures: %w", err)
@@ -781,7 +776,7 @@ func (s *Service) RollUpFigures(ctx context.Context) error {
 }
 
 func (s *Service) rollUpDay(ctx context.Context, fs *figureSet, day time.Time) error {
-	key := figureDayKey(day)
+	key := dayOf(day)
 	fs.mu.Lock()
 	inMemory := !day.Before(fs.start)
 	known := fs.known[key]
@@ -831,7 +826,7 @@ func (s *Service) rollUpDay(ctx context.Context, fs *figureSet, day time.Time) e
 // closedDay returns the figures of a day before fs.start: its rollup, else
 // (not rolled up yet) computed from the feed and written.
 func (s *Service) closedDay(ctx context.Context, fs *figureSet, day time.Time) (dayFigures, error) {
-	key := figureDayKey(day)
+	key := dayOf(day)
 	first, err := s.figureFirstDay(ctx, fs)
 	if err != nil {
 		return nil, err
@@ -881,8 +876,8 @@ func (t *figureTotals) add(b *figureBucket) {
 // figuresFromModel answers ComputeFigures from the rollups of the closed
 // days of the range and from memory.
 func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
-	today := figureDayOf(s.now())
-	from := laterDay(figureDayOf(since), today.AddDate(0, 0, -figureMaxRange))
+	today := dayStart(s.now())
+	from := laterDay(dayStart(since), today.AddDate(0, 0, -figureMaxRange))
 	var cells map[string]bool
 	if !scope.All {
 		cells = make(map[string]bool, len(scope.Cells))
@@ -906,7 +901,7 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 			return t
 		}
 		for d := from; !d.After(today); d = figureNextDay(d) {
-			key := figureDayKey(d)
+			key := dayOf(d)
 			var day dayFigures
 			switch c, f := fs.cache[key], fetched[key]; {
 			case !d.Before(fs.start):
@@ -946,7 +941,7 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 			if err != nil {
 				return nil, nil, fmt.Errorf("compute the figures: %w", err)
 			}
-			fetched[figureDayKey(d)] = f
+			fetched[dayOf(d)] = f
 		}
 	}
 	openCells, openOfficers, err := s.openBacklog(ctx, scope, inScope, from)
