@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,8 +131,7 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 
 	// Submission on the empty store first: the reference for the same
 	// figure with the reports stored.
-	empty := runLoad(d, 1, submit("empty"))
-	empty.drain = settle(a)
+	empty := runSubmissions(a, d, 1, submit("empty"))
 	b.Logf("submission on the empty store, concurrency 1: %s", empty)
 
 	res, err := reportstest.Fill(ctx, a.Stores.DB, a.Reports, reportstest.FillOptions{Reports: total, Places: places, Reporters: riderIDs})
@@ -161,24 +161,25 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 
 	var table strings.Builder
 	fmt.Fprintf(&table, "%d reports stored (%d open), %s per run, loopback\n", len(res.Reports), res.Open, d)
-	fmt.Fprintf(&table, "%-36s %11s %10s %10s %10s %7s %s\n", "request", "concurrency", "requests/s", "p50", "p99", "errors", "thumbnails done after the run")
+	fmt.Fprintf(&table, "%-36s %11s %10s %10s %10s %7s %10s %s\n", "request", "concurrency", "requests/s", "p50", "p99", "errors", "cores busy", "thumbnails: done after the run, and reports/s counting them")
 	row := func(name string, c int, s loadStats) {
 		drain := ""
 		if s.drain > 0 {
-			drain = ms(s.drain)
+			drain = fmt.Sprintf("%s, %.1f/s", ms(s.drain), float64(s.requests)/(s.elapsed+s.drain).Seconds())
 		}
-		fmt.Fprintf(&table, "%-36s %11d %10.1f %10s %10s %7d %s\n", name, c, s.rps, ms(s.p50), ms(s.p99), s.errors, drain)
+		fmt.Fprintf(&table, "%-36s %11d %10.1f %10s %10s %7d %10.2f %s\n", name, c, s.rps, ms(s.p50), ms(s.p99), s.errors, s.cores, drain)
 	}
 	row("submission (empty store)", 1, empty)
 	for _, c := range []int{1, 4, 16} {
+		cpu := cpuTime()
 		s := runLoad(d, c, queue)
+		s.cores = (cpuTime() - cpu).Seconds() / s.elapsed.Seconds()
 		row("officer queue (GET /api/v1/queue)", c, s)
 		s.report(b, fmt.Sprintf("queue-c%d", c))
 	}
 	var full loadStats
 	for _, c := range []int{1, 4, 16} {
-		s := runLoad(d, c, submit(fmt.Sprintf("c%d", c)))
-		s.drain = settle(a)
+		s := runSubmissions(a, d, c, submit(fmt.Sprintf("c%d", c)))
 		row("submission (300 KB JPEG)", c, s)
 		s.report(b, fmt.Sprintf("submit-c%d", c))
 		if c == 1 {
@@ -191,6 +192,27 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 	fmt.Fprintf(&table, "submission p50 with %d reports / on the empty store, concurrency 1: %s / %s = %.2f\n", len(res.Reports), ms(full.p50), ms(empty.p50), ratio)
 	// Straight to the output: the benchmark's log is cut after a few lines.
 	fmt.Fprintf(os.Stdout, "\n%s\n", table.String())
+}
+
+// runSubmissions runs submissions like runLoad, then waits for the
+// thumbnails they left (settle), and measures the cores this process kept
+// busy over both: the machine's share the submissions took, in this process
+// (the client, the application and the embedded stores all run in it).
+func runSubmissions(a *App, d time.Duration, c int, do func(w, i int) (int, error)) loadStats {
+	cpu := cpuTime()
+	s := runLoad(d, c, do)
+	s.drain = settle(a)
+	s.cores = (cpuTime() - cpu).Seconds() / (s.elapsed + s.drain).Seconds()
+	return s
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // settle waits until the work the last run left behind (thumbnails made
@@ -248,7 +270,9 @@ type loadStats struct {
 	requests, errors int
 	rps              float64
 	p50, p99         time.Duration
+	elapsed          time.Duration // until the last request ended
 	drain            time.Duration // until the work left after the answers was done
+	cores            float64       // CPU time used over elapsed (+ drain)
 	firstErr         string
 }
 
@@ -311,6 +335,7 @@ func runLoad(d time.Duration, c int, do func(w, i int) (int, error)) loadStats {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	s.elapsed = elapsed
 	slices.Sort(lat)
 	s.requests = len(lat)
 	s.rps = float64(len(lat)) / elapsed.Seconds()

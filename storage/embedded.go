@@ -189,7 +189,8 @@ func startMongo(dir, socket string, log *slog.Logger) (uri string, stop func(), 
 		Listener: ferretdb.ListenerConfig{Unix: socket},
 		Handler:  "sqlite",
 		// A URI: a directory named with '#' or '?' must be escaped.
-		SQLiteURL: "file:" + (&url.URL{Path: dir + "/"}).EscapedPath(),
+		// synchronous(normal): see flushEvery.
+		SQLiteURL: "file:" + (&url.URL{Path: dir + "/"}).EscapedPath() + "?" + sqlitePragmas,
 		Logger:    quiet,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -92,6 +93,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stores, err err
 		// First in, so it runs last: after the servers have closed their sockets.
 		s.closers = append(s.closers, cleanup)
 		log.Info("embedded stores listen on Unix sockets only", "dir", run)
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", cfg.DataDir, err)
+		}
+		// Before the servers, so that it stops after them, with a last sync
+		// of what they wrote while closing.
+		s.closers = append(s.closers, startFlusher(cfg.DataDir, flushEvery, log))
 	}
 
 	uri := cfg.MongoURI
