@@ -3,16 +3,19 @@ package reports_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"io"
+	"math"
 	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/image/draw"
 
 	"github.com/nuanxin/nuanxin/reports"
 	"github.com/nuanxin/nuanxin/storage/storagetest"
@@ -266,4 +269,66 @@ func TestSubmitWritersBound(t *testing.T) {
 			t.Errorf("without a bound, at most %d submission wrote at once: the test cannot tell the bound works", most)
 		}
 	}
+}
+
+// A phone photo's thumbnail comes from a half-size decode: the same size as
+// from the full decode, looking the same, and damaged pixels still found.
+func TestThumbnailOfALargePhoto(t *testing.T) {
+	body := photo(t, "road-clean.jpg")
+	full, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := full.Bounds(); b.Dx() < 2*reports.ThumbMaxSide {
+		t.Fatalf("road-clean.jpg is %v: too small to take the half-size path", b.Size())
+	}
+	thumb, w, h, err := reports.Thumbnail(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := jpeg.Decode(bytes.NewReader(thumb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds().Size() != image.Pt(w, h) || w != reports.ThumbMaxSide {
+		t.Fatalf("thumbnail %v, said %d×%d, want %d wide", got.Bounds().Size(), w, h, reports.ThumbMaxSide)
+	}
+	want := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.ApproxBiLinear.Scale(want, want.Bounds(), full, full.Bounds(), draw.Src, nil)
+	if p := psnrRGB(got, want); p < 30 {
+		t.Errorf("thumbnail against the full decode shrunk: PSNR %.1f dB, want ≥ 30", p)
+	} else {
+		t.Logf("PSNR %.1f dB against the full decode shrunk", p)
+	}
+
+	// The same photo with its image data overwritten after the first
+	// kilobyte of the scan: sound structure, damaged pixels.
+	bad := bytes.Clone(body)
+	sos := bytes.Index(bad, []byte{0xFF, 0xDA})
+	for i := sos + 1024; i < len(bad)-2; i++ {
+		bad[i] = 0xAA
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(bad)); err == nil {
+		t.Fatal("the damaged copy must be undecodable")
+	}
+	var perr *reports.PhotoError
+	if _, _, _, err := reports.Thumbnail(bad); !errors.As(err, &perr) {
+		t.Fatalf("damaged pixels: err = %v, want a *PhotoError", err)
+	}
+}
+
+func psnrRGB(a, b image.Image) float64 {
+	var sum float64
+	n := 0
+	for y := 0; y < b.Bounds().Dy(); y++ {
+		for x := 0; x < b.Bounds().Dx(); x++ {
+			ca := color.RGBAModel.Convert(a.At(x, y)).(color.RGBA)
+			cb := color.RGBAModel.Convert(b.At(x, y)).(color.RGBA)
+			for _, d := range []float64{float64(ca.R) - float64(cb.R), float64(ca.G) - float64(cb.G), float64(ca.B) - float64(cb.B)} {
+				sum += d * d
+				n++
+			}
+		}
+	}
+	return 10 * math.Log10(255*255/(sum/float64(n)))
 }
