@@ -54,7 +54,21 @@ type User struct {
 	PasswordHash string    `bson:"password_hash" json:"-"`
 	Disabled     bool      `bson:"disabled" json:"disabled"`
 	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+	// Privacy is the notice a rider agreed to when registering; staff
+	// accounts, made by an admin, have none.
+	Privacy *Consent `bson:"privacy,omitempty" json:"privacy,omitempty"`
 }
+
+// Consent records which privacy notice a person agreed to, and when.
+type Consent struct {
+	Version string    `bson:"version" json:"version"`
+	At      time.Time `bson:"at" json:"at"`
+}
+
+// PrivacyVersion names the privacy notice the /privacy page shows. Change it
+// whenever the notice's substance changes, so that each account's consent
+// says which text it was given to.
+const PrivacyVersion = "2026-11-29"
 
 // Errors.
 var (
@@ -72,6 +86,49 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// ValidationErrors is every wrong field of one input, in the order the form
+// asks for them: a person fixes them all in one go instead of discovering
+// them one submission at a time. errors.As finds the first *ValidationError
+// in it.
+type ValidationErrors []*ValidationError
+
+func (e ValidationErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, v := range e {
+		parts[i] = v.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap returns the errors one by one, for errors.As and errors.Is.
+func (e ValidationErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, v := range e {
+		out[i] = v
+	}
+	return out
+}
+
+// validationErrors collects the *ValidationErrors among errs (nil ones
+// skipped) into one error; any other error is returned as it is.
+func validationErrors(errs ...error) error {
+	var all ValidationErrors
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		all = append(all, ve)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all
+}
 
 // ThrottleScope names the limit that refused a login.
 type ThrottleScope string

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func roles(en *policy.Enforcer, userID string) []string {
 
 func mustRegister(t *testing.T, s *Service, phone string) User {
 	t.Helper()
-	u, err := s.Register(context.Background(), RegisterInput{Phone: phone, DisplayName: "骑手", Password: "correct horse", Work: "courier"})
+	u, err := s.Register(context.Background(), RegisterInput{Phone: phone, DisplayName: "骑手", Password: "correct horse", Work: "courier", AcceptPrivacy: true})
 	if err != nil {
 		t.Fatalf("register %s: %v", phone, err)
 	}
@@ -65,7 +66,7 @@ func TestRegister(t *testing.T) {
 	if got := roles(g, u.ID); len(got) != 1 || got[0] != "rider *" {
 		t.Errorf("roles = %v, want [rider *]", got)
 	}
-	_, err := s.Register(context.Background(), RegisterInput{Phone: "13800138000", DisplayName: "x", Password: "another pass", Work: "other"})
+	_, err := s.Register(context.Background(), RegisterInput{Phone: "13800138000", DisplayName: "x", Password: "another pass", Work: "other", AcceptPrivacy: true})
 	if !errors.Is(err, ErrLoginTaken) {
 		t.Errorf("second registration: err = %v, want ErrLoginTaken", err)
 	}
@@ -73,7 +74,7 @@ func TestRegister(t *testing.T) {
 
 func TestRegisterRejects(t *testing.T) {
 	s, _ := mustService(t)
-	ok := RegisterInput{Phone: "13900139000", DisplayName: "小王", Password: "long enough", Work: "food_delivery"}
+	ok := RegisterInput{Phone: "13900139000", DisplayName: "小王", Password: "long enough", Work: "food_delivery", AcceptPrivacy: true}
 	cases := []struct {
 		name  string
 		edit  func(*RegisterInput)
@@ -88,6 +89,7 @@ func TestRegisterRejects(t *testing.T) {
 		{"short password", func(in *RegisterInput) { in.Password = "1234567" }, "password"},
 		{"password is phone", func(in *RegisterInput) { in.Password = "13900139000" }, "password"},
 		{"unknown work", func(in *RegisterInput) { in.Work = "pilot" }, "work"},
+		{"no consent", func(in *RegisterInput) { in.AcceptPrivacy = false }, "accept_privacy"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,10 +110,45 @@ func TestRegisterRejects(t *testing.T) {
 	}
 }
 
+// A form with every field wrong gets every field's reason at once, in the
+// form's order, and nothing is stored.
+func TestRegisterNamesEveryWrongField(t *testing.T) {
+	s, _ := mustService(t)
+	_, err := s.Register(context.Background(), RegisterInput{Phone: "12345", DisplayName: " ", Password: "short", Work: "pilot"})
+	var all ValidationErrors
+	if !errors.As(err, &all) {
+		t.Fatalf("err = %v (%T), want ValidationErrors", err, err)
+	}
+	var fields []string
+	for _, v := range all {
+		fields = append(fields, v.Field)
+	}
+	want := []string{"phone", "display_name", "password", "work", "accept_privacy"}
+	if !slices.Equal(fields, want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	if _, err := s.ByLogin(context.Background(), "12345"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a rejected registration left an account: %v", err)
+	}
+}
+
+// The account keeps which privacy notice its owner agreed to, and when.
+func TestRegisterRecordsConsent(t *testing.T) {
+	s, _ := mustService(t)
+	u := mustRegister(t, s, "13900139077")
+	got, err := s.Get(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Privacy == nil || got.Privacy.Version != PrivacyVersion || got.Privacy.At.IsZero() {
+		t.Fatalf("stored consent %+v, want version %s with a time", got.Privacy, PrivacyVersion)
+	}
+}
+
 func TestRegisterUndoneWhenGrantFails(t *testing.T) {
 	s, _ := mustService(t)
 	s.roles = failingRoles{}
-	_, err := s.Register(context.Background(), RegisterInput{Phone: "13700137000", DisplayName: "x", Password: "long enough", Work: "other"})
+	_, err := s.Register(context.Background(), RegisterInput{Phone: "13700137000", DisplayName: "x", Password: "long enough", Work: "other", AcceptPrivacy: true})
 	if err == nil {
 		t.Fatal("registration succeeded though the role could not be granted")
 	}

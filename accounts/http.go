@@ -120,6 +120,9 @@ type registerInput struct {
 		DisplayName string `json:"display_name" maxLength:"200"`
 		Password    string `json:"password" maxLength:"256"`
 		Work        string `json:"work" enum:"food_delivery,courier,ride_hailing,other"`
+		// Not a huma "required" field: a client that leaves it out gets the
+		// same sentence as one that sends false, next to the other fields'.
+		AcceptPrivacy bool `json:"accept_privacy,omitempty" doc:"true once the person has read the privacy notice (GET /privacy) and agreed to it; registration is refused without it"`
 	}
 }
 
@@ -128,7 +131,7 @@ type userOutput struct {
 }
 
 func (h *handlers) register(ctx context.Context, in *registerInput) (*userOutput, error) {
-	u, err := h.svc.Register(ctx, RegisterInput{Phone: in.Body.Phone, DisplayName: in.Body.DisplayName, Password: in.Body.Password, Work: in.Body.Work})
+	u, err := h.svc.Register(ctx, RegisterInput{Phone: in.Body.Phone, DisplayName: in.Body.DisplayName, Password: in.Body.Password, Work: in.Body.Work, AcceptPrivacy: in.Body.AcceptPrivacy})
 	if err != nil {
 		return nil, h.problem(err)
 	}
@@ -215,9 +218,16 @@ func (h *handlers) setDisabled(ctx context.Context, in *disableInput) (*userOutp
 
 // problem is the one place accounts errors become HTTP statuses.
 func (h *handlers) problem(err error) error {
+	var ves ValidationErrors
 	var ve *ValidationError
 	var te *ThrottledError
 	switch {
+	case errors.As(err, &ves):
+		details := make([]error, len(ves))
+		for i, v := range ves {
+			details[i] = &huma.ErrorDetail{Location: "body." + v.Field, Message: v.Reason}
+		}
+		return huma.Error422UnprocessableEntity(capitalize(ves.Error()), details...)
 	case errors.As(err, &ve):
 		return huma.Error422UnprocessableEntity(ve.Error(), &huma.ErrorDetail{Location: "body." + ve.Field, Message: ve.Reason})
 	case errors.As(err, &te):

@@ -36,6 +36,10 @@ var pageMessages = map[string]web.Msg{
 	"register.work":         {ZH: "你的工作", EN: "Your work"},
 	"register.submit":       {ZH: "注册并登录", EN: "Register and log in"},
 	"register.have_account": {ZH: "已有账户？", EN: "Have an account?"},
+	"register.consent":      {ZH: "我已阅读并同意", EN: "I have read and agree to the"},
+	"register.privacy_link": {ZH: "《隐私说明》", EN: "privacy notice"},
+	"privacy.title":         {ZH: "隐私说明", EN: "Privacy notice"},
+	"privacy.back":          {ZH: "返回注册", EN: "Back to registration"},
 
 	"users.title":         {ZH: "账户管理", EN: "Accounts"},
 	"users.create":        {ZH: "创建员工账户", EN: "Create a staff account"},
@@ -92,4 +96,5 @@ var reasonsZH = map[string]string{
 	"choose one of food_delivery, courier, ride_hailing, other":                             "请选择你的工作",
 	"choose one of officer, station_admin, admin":                                           "请选择账户类型",
 	"enter your mobile number or username":                                                  "请输入手机号或用户名",
+	"read the privacy notice and agree to it to register":                                   "请阅读并同意《隐私说明》后再注册",
 }

@@ -27,7 +27,7 @@ func MountPages(k *web.Pages, svc *Service, log *slog.Logger) error {
 	p := &pages{k: k, svc: svc, log: log}
 	k.AddMessages(pageMessages)
 	k.AddReasons(reasonsZH)
-	k.AddTemplates(pageTemplates, "templates/login.html", "templates/register.html", "templates/users.html")
+	k.AddTemplates(pageTemplates, "templates/login.html", "templates/register.html", "templates/users.html", "templates/privacy.html")
 	k.AddNav(web.NavLink{Href: "/admin/users", Label: "nav.users", Perm: PermList, Order: 10})
 	k.AddHomeLinks(10, func(c *fiber.Ctx, l web.Lang) []web.Link {
 		if k.CanSomewhere(c, PermList) {
@@ -41,6 +41,7 @@ func MountPages(k *web.Pages, svc *Service, log *slog.Logger) error {
 	k.Handle(post, "/login", PermLogin, p.login)
 	k.Handle(get, "/register", PermRegister, p.registerForm)
 	k.Handle(post, "/register", PermRegister, p.register)
+	k.Handle(get, "/privacy", web.PermPage, p.privacy)
 	k.Handle(post, "/logout", PermLogout, p.logout)
 	k.Handle(get, "/admin/users", PermList, p.users)
 	k.Handle(post, "/admin/users", PermCreate, p.createUser)
@@ -59,9 +60,16 @@ type pages struct {
 // the status to answer. ok is false for an unexpected error, which the
 // caller returns for the error handler to log.
 func fail(c *fiber.Ctx, f *web.FormState, l web.Lang, err error, takenField string) (status int, ok bool) {
+	var ves ValidationErrors
 	var ve *ValidationError
 	var te *ThrottledError
 	switch {
+	case errors.As(err, &ves):
+		for _, v := range ves {
+			f.Errors[v.Field] = l.Reason(v.Reason)
+		}
+		f.Error = l.T("err.form")
+		return fiber.StatusUnprocessableEntity, true
 	case errors.As(err, &ve):
 		f.Errors[ve.Field] = l.Reason(ve.Reason)
 		f.Error = l.T("err.form")
@@ -160,6 +168,15 @@ func (p *pages) logout(c *fiber.Ctx) error {
 	return c.Redirect("/", fiber.StatusSeeOther)
 }
 
+// privacyPage is the privacy notice: what Nuanxin collects and why.
+type privacyPage struct {
+	Version string
+}
+
+func (p *pages) privacy(c *fiber.Ctx) error {
+	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "privacy", Title: "privacy.title", Data: privacyPage{Version: PrivacyVersion}})
+}
+
 // registerPage is the rider registration form.
 type registerPage struct {
 	web.FormState
@@ -182,7 +199,7 @@ func (p *pages) registerForm(c *fiber.Ctx) error {
 func (p *pages) register(c *fiber.Ctx) error {
 	l := p.k.Lang(c)
 	f := web.NewFormState()
-	for _, k := range []string{"phone", "display_name", "work"} {
+	for _, k := range []string{"phone", "display_name", "work", "accept_privacy"} {
 		f.Values[k] = web.Form(c, k)
 	}
 	show := func(status int) error {
@@ -195,6 +212,7 @@ func (p *pages) register(c *fiber.Ctx) error {
 	password := c.FormValue("password")
 	u, err := p.svc.Register(c.UserContext(), RegisterInput{
 		Phone: f.Values["phone"], DisplayName: f.Values["display_name"], Password: password, Work: f.Values["work"],
+		AcceptPrivacy: web.Form(c, "accept_privacy") == "yes",
 	})
 	if err != nil {
 		status, ok := fail(c, &f, l, err, "phone")

@@ -103,32 +103,40 @@ type RegisterInput struct {
 	DisplayName string
 	Password    string
 	Work        string
+	// AcceptPrivacy says the person read the privacy notice (/privacy) and
+	// agreed to it: China's Personal Information Protection Law wants
+	// consent, informed, before the account and its data exist.
+	AcceptPrivacy bool
 }
 
-// Register creates a rider account. It returns a *ValidationError for bad
-// input and ErrLoginTaken when the phone number is registered already.
+// Register creates a rider account. Bad input gets ValidationErrors naming
+// every wrong field at once; a phone number registered already gets
+// ErrLoginTaken.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (User, error) {
-	phone, err := NormalizePhone(in.Phone)
-	if err != nil {
-		return User{}, err
+	phone, phoneErr := NormalizePhone(in.Phone)
+	name, nameErr := CleanDisplayName(in.DisplayName)
+	// Checked against what was typed when the number itself is wrong: the
+	// password's own problems are worth saying at the same time.
+	pwFor := phone
+	if phoneErr != nil {
+		pwFor = in.Phone
 	}
-	name, err := CleanDisplayName(in.DisplayName)
-	if err != nil {
-		return User{}, err
+	pwErr := CheckPassword(in.Password, pwFor)
+	work, workErr := ParseWork(in.Work)
+	var consentErr error
+	if !in.AcceptPrivacy {
+		consentErr = &ValidationError{Field: "accept_privacy", Reason: "read the privacy notice and agree to it to register"}
 	}
-	work, err := ParseWork(in.Work)
-	if err != nil {
-		return User{}, err
-	}
-	if err := CheckPassword(in.Password, phone); err != nil {
+	if err := validationErrors(phoneErr, nameErr, pwErr, workErr, consentErr); err != nil {
 		return User{}, err
 	}
 	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return User{}, err
 	}
+	now := s.now()
 	u := User{ID: bson.NewObjectID().Hex(), Login: phone, Phone: phone, DisplayName: name, Kind: KindRider, Work: work,
-		PasswordHash: hash, CreatedAt: s.now()}
+		PasswordHash: hash, CreatedAt: now, Privacy: &Consent{Version: PrivacyVersion, At: now}}
 	return u, s.create(ctx, u, policy.RoleRider)
 }
 

@@ -85,7 +85,7 @@ func TestLiveStreamEndsWithItsSession(t *testing.T) {
 	baseA, baseB := twoInstances(t)
 	admin := login(t, baseA, "admin", adminPassword)
 	for _, phone := range []string{"13800138021", "13800138022"} {
-		(&client{t: t, base: baseA}).must("POST", "/api/v1/accounts", map[string]string{"phone": phone, "display_name": "骑手", "password": "rider-password", "work": "courier"}, nil, 201)
+		(&client{t: t, base: baseA}).must("POST", "/api/v1/accounts", map[string]any{"phone": phone, "display_name": "骑手", "password": "rider-password", "work": "courier", "accept_privacy": true}, nil, 201)
 	}
 
 	t.Run("logout", func(t *testing.T) {
@@ -310,7 +310,7 @@ func TestLargeBodiesRefusedBeforeReading(t *testing.T) {
 // registerRider registers a rider through the API and logs them in.
 func registerRider(t *testing.T, base, phone string) *client {
 	t.Helper()
-	(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]string{"phone": phone, "display_name": "骑手" + phone[len(phone)-2:], "password": "rider-password", "work": "courier"}, nil, 201)
+	(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": phone, "display_name": "骑手" + phone[len(phone)-2:], "password": "rider-password", "work": "courier", "accept_privacy": true}, nil, 201)
 	return login(t, base, phone, "rider-password")
 }
 

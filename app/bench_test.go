@@ -63,7 +63,7 @@ func benchApp(b *testing.B) (*App, string, *client) {
 	a, base := mustApp(b, testEnv(b, map[string]string{"NUANXIN_SLA_INTERVAL": "1h"}))
 	admin := login(b, base, "admin", adminPassword)
 	admin.must("POST", "/api/v1/grid/import?mode=replace", twoCells(b), nil, 200)
-	(&client{t: b, base: base}).must("POST", "/api/v1/accounts", map[string]string{"phone": "13800138077", "display_name": "骑手", "password": "rider-password", "work": "courier"}, nil, 201)
+	(&client{t: b, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": "13800138077", "display_name": "骑手", "password": "rider-password", "work": "courier", "accept_privacy": true}, nil, 201)
 	return a, base, login(b, base, "13800138077", "rider-password")
 }
 

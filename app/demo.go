@@ -101,7 +101,9 @@ func seedDemo(ctx context.Context, out io.Writer, acc *accounts.Service, g *grid
 		{Phone: "13800138004", DisplayName: "跑腿小李", Work: string(accounts.WorkOther)},
 	}
 	for _, r := range riders {
-		r.Password = DemoPassword
+		// The demo riders stand for people who registered through the
+		// form, which asks for this consent.
+		r.Password, r.AcceptPrivacy = DemoPassword, true
 		if _, err := acc.Register(ctx, r); err != nil && !errors.Is(err, accounts.ErrLoginTaken) {
 			return err
 		}

@@ -92,7 +92,7 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 	riderIDs := make([]string, loadRiders)
 	for i := range riders {
 		phone := fmt.Sprintf("1390013%04d", i)
-		(&client{t: b, base: base}).must("POST", "/api/v1/accounts", map[string]string{"phone": phone, "display_name": fmt.Sprintf("骑手%d", i+1), "password": "rider-password", "work": "courier"}, nil, 201)
+		(&client{t: b, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": phone, "display_name": fmt.Sprintf("骑手%d", i+1), "password": "rider-password", "work": "courier", "accept_privacy": true}, nil, 201)
 		riders[i] = login(b, base, phone, "rider-password")
 		var me struct{ User user }
 		riders[i].must("GET", "/api/v1/me", nil, &me, 200)

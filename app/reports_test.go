@@ -67,7 +67,7 @@ func newReportWorld(t *testing.T) reportWorld {
 	w.admin.must("PUT", "/api/v1/grid/cells/T-0001/officers", map[string]string{"primary_id": w.officerID}, nil, 200)
 	w.admin.must("PUT", "/api/v1/grid/cells/T-0002/officers", map[string]string{"primary_id": w.strangerID}, nil, 200)
 	for i, phone := range []string{"13800138011", "13800138012"} {
-		(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]string{"phone": phone, "display_name": fmt.Sprint("骑手", i), "password": "rider-password", "work": "food_delivery"}, nil, 201)
+		(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": phone, "display_name": fmt.Sprint("骑手", i), "password": "rider-password", "work": "food_delivery", "accept_privacy": true}, nil, 201)
 	}
 	w.rider = login(t, base, "13800138011", "rider-password")
 	w.otherRider = login(t, base, "13800138012", "rider-password")

@@ -85,7 +85,7 @@ func TestRouteTable(t *testing.T) {
 	var st struct{ ID string }
 	admin.must("POST", "/api/v1/stations", map[string]any{"name": "测试驿站", "lat": 28.19, "lng": 112.97}, &st, 201)
 	admin.must("POST", "/api/v1/stations/"+st.ID+"/admins", map[string]string{"user_id": sa.ID}, nil, 200)
-	(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]string{"phone": "13800138099", "display_name": "骑手", "password": "rider-password", "work": "courier"}, nil, 201)
+	(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": "13800138099", "display_name": "骑手", "password": "rider-password", "work": "courier", "accept_privacy": true}, nil, 201)
 
 	logins := map[string][2]string{
 		"rider": {"13800138099", "rider-password"}, "officer": {"officer-rt", "staff-password"},

@@ -151,15 +151,16 @@ func checkMsg(key string, m Msg) string {
 // switch, the forms' common words and the error page. Each domain adds its
 // own with Pages.AddMessages.
 var messages = map[string]Msg{
-	"app.name":     {"暖新", "Nuanxin"},
-	"app.tagline":  {"新就业群体的城市治理参与与积分激励平台", "Civic participation and rewards for the new workforce"},
-	"lang.switch":  {"English", "中文"},
-	"nav.home":     {"首页", "Home"},
-	"nav.login":    {"登录", "Log in"},
-	"nav.register": {"注册", "Register"},
-	"nav.logout":   {"退出登录", "Log out"},
-	"nav.main":     {"主导航", "Main navigation"},
-	"footer.text":  {"暖新 · 10分钟响应、24小时跟踪", "Nuanxin · respond within 10 minutes, follow up within 24 hours"},
+	"app.name":       {"暖新", "Nuanxin"},
+	"app.tagline":    {"新就业群体的城市治理参与与积分激励平台", "Civic participation and rewards for the new workforce"},
+	"lang.switch":    {"English", "中文"},
+	"nav.home":       {"首页", "Home"},
+	"nav.login":      {"登录", "Log in"},
+	"nav.register":   {"注册", "Register"},
+	"nav.logout":     {"退出登录", "Log out"},
+	"nav.main":       {"主导航", "Main navigation"},
+	"footer.text":    {"暖新 · 10分钟响应、24小时跟踪", "Nuanxin · respond within 10 minutes, follow up within 24 hours"},
+	"footer.privacy": {"隐私说明", "Privacy notice"},
 
 	"home.title":          {"首页", "Home"},
 	"home.lead":           {"暖新让外卖骑手、快递员和网约车司机随手拍下路上的隐患和问题，几秒钟就能上报给负责该网格的网格员。", "Nuanxin lets delivery riders, couriers and ride-hailing drivers snap a hazard or problem on their route and report it in seconds to the grid officer responsible for that area."},

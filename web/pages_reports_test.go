@@ -62,7 +62,7 @@ func (e *env) city(t *testing.T) city {
 		t.Fatalf("assign T-01: %v", err)
 	}
 	rider := func(phone, name string) accounts.User {
-		u, err := e.accounts.Register(ctx, accounts.RegisterInput{Phone: phone, DisplayName: name, Password: riderPassword, Work: "food_delivery"})
+		u, err := e.accounts.Register(ctx, accounts.RegisterInput{Phone: phone, DisplayName: name, Password: riderPassword, Work: "food_delivery", AcceptPrivacy: true})
 		if err != nil {
 			t.Fatalf("register %s: %v", phone, err)
 		}

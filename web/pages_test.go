@@ -213,7 +213,7 @@ func TestLoginCSRF(t *testing.T) {
 	t.Run("register mismatch", func(t *testing.T) {
 		b := e.browser(t)
 		b.get("/register")
-		p := b.post("/register", url.Values{"phone": {"13800138000"}, "display_name": {"小王"}, "password": {"long-enough-1"}, "work": {"courier"}, "csrf": {"forged"}})
+		p := b.post("/register", url.Values{"phone": {"13800138000"}, "display_name": {"小王"}, "password": {"long-enough-1"}, "work": {"courier"}, "accept_privacy": {"yes"}, "csrf": {"forged"}})
 		wantStatus(t, p, http.StatusForbidden)
 		if _, err := e.accounts.ByLogin(t.Context(), "13800138000"); !errors.Is(err, accounts.ErrNotFound) {
 			t.Errorf("a registration with a forged token created an account (err %v)", err)
@@ -416,17 +416,42 @@ func TestRegister(t *testing.T) {
 	t.Run("invalid", func(t *testing.T) {
 		b := e.browser(t)
 		b.get("/register")
-		p := b.post("/register", url.Values{"phone": {"12345"}, "display_name": {"小李"}, "password": {"secret-pass-1"}, "work": {"courier"}})
+		p := b.post("/register", url.Values{"phone": {"12345"}, "display_name": {"小李"}, "password": {"secret-pass-1"}, "work": {"courier"}, "accept_privacy": {"yes"}})
 		wantStatus(t, p, http.StatusUnprocessableEntity)
 		wantBody(t, p, "请输入中国大陆手机号", `value="小李"`, `value="courier" required checked`)
 		if strings.Contains(p.body, "secret-pass-1") {
 			t.Error("the page shows the password")
 		}
 	})
+	t.Run("every error at once, consent asked", func(t *testing.T) {
+		b := e.browser(t)
+		p := b.get("/register")
+		wantBody(t, p, `name="accept_privacy"`, `href="/privacy"`)
+		p = b.post("/register", url.Values{"phone": {"12345"}, "display_name": {" "}, "password": {"short"}, "work": {"pilot"}})
+		wantStatus(t, p, http.StatusUnprocessableEntity)
+		wantBody(t, p, "请输入中国大陆手机号", "请输入 1 到 32 个字的名字", "密码至少需要 8 个字符", "请选择你的工作",
+			"请阅读并同意《隐私说明》后再注册", `id="privacy-error"`, `value="12345"`)
+		// Everything right but the consent: refused, the rest kept.
+		p = b.post("/register", url.Values{"phone": {"13900139055"}, "display_name": {"小周"}, "password": {"secret-pass-1"}, "work": {"courier"}})
+		wantStatus(t, p, http.StatusUnprocessableEntity)
+		wantBody(t, p, "请阅读并同意《隐私说明》后再注册", `value="13900139055"`, `value="小周"`)
+		if _, err := e.accounts.ByLogin(context.Background(), "13900139055"); !errors.Is(err, accounts.ErrNotFound) {
+			t.Errorf("an account was made without consent: %v", err)
+		}
+	})
+	t.Run("privacy notice", func(t *testing.T) {
+		b := e.browser(t)
+		p := b.get("/privacy")
+		wantStatus(t, p, http.StatusOK)
+		wantBody(t, p, "隐私说明", "手机号", accounts.PrivacyVersion)
+		b.get("/lang?to=en&next=" + url.QueryEscape("/privacy"))
+		p = b.get("/privacy")
+		wantBody(t, p, "Privacy notice", "mobile number")
+	})
 	t.Run("rider is forbidden the admin pages", func(t *testing.T) {
 		b := e.browser(t)
 		b.get("/register")
-		p := b.post("/register", url.Values{"phone": {"139 0013 9000"}, "display_name": {"小张"}, "password": {"secret-pass-1"}, "work": {"food_delivery"}})
+		p := b.post("/register", url.Values{"phone": {"139 0013 9000"}, "display_name": {"小张"}, "password": {"secret-pass-1"}, "work": {"food_delivery"}, "accept_privacy": {"yes"}})
 		wantStatus(t, p, http.StatusSeeOther)
 		if got := p.header.Get("Location"); got != "/" {
 			t.Errorf("Location %q, want /", got)
@@ -445,7 +470,7 @@ func TestRegister(t *testing.T) {
 	t.Run("taken", func(t *testing.T) {
 		b := e.browser(t)
 		b.get("/register")
-		p := b.post("/register", url.Values{"phone": {"13900139000"}, "display_name": {"另一个"}, "password": {"secret-pass-1"}, "work": {"other"}})
+		p := b.post("/register", url.Values{"phone": {"13900139000"}, "display_name": {"另一个"}, "password": {"secret-pass-1"}, "work": {"other"}, "accept_privacy": {"yes"}})
 		wantStatus(t, p, http.StatusConflict)
 		wantBody(t, p, "该手机号或用户名已被注册")
 	})
@@ -657,7 +682,7 @@ func TestStatic(t *testing.T) {
 	wantStatus(t, b.get("/static/nope.css"), http.StatusNotFound)
 
 	// No inline styles or scripts: the Content-Security-Policy forbids them.
-	for _, path := range []string{"/", "/login", "/register"} {
+	for _, path := range []string{"/", "/login", "/register", "/privacy"} {
 		p := b.get(path)
 		for _, bad := range []string{"style=", "<style", "<script"} {
 			if strings.Contains(p.body, bad) {
@@ -677,6 +702,7 @@ func TestPageRoutesHavePermissions(t *testing.T) {
 		"POST /login":                           accounts.PermLogin,
 		"GET /register":                         accounts.PermRegister,
 		"POST /register":                        accounts.PermRegister,
+		"GET /privacy":                          web.PermPage,
 		"POST /logout":                          accounts.PermLogout,
 		"GET /admin/users":                      accounts.PermList,
 		"POST /admin/users":                     accounts.PermCreate,
