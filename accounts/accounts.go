@@ -57,6 +57,9 @@ type User struct {
 	// Privacy is the notice a rider agreed to when registering; staff
 	// accounts, made by an admin, have none.
 	Privacy *Consent `bson:"privacy,omitempty" json:"privacy,omitempty"`
+	// MustChangePassword: an admin reset the password to a temporary one,
+	// which works only to choose a new one (policy.Gate).
+	MustChangePassword bool `bson:"must_change_password,omitempty" json:"must_change_password,omitempty"`
 }
 
 // Consent records which privacy notice a person agreed to, and when.
@@ -77,6 +80,7 @@ var (
 	ErrBadCredentials = errors.New("the phone number/username or password is wrong")
 	ErrDisabled       = errors.New("this account has been disabled; contact your station or grid office")
 	ErrSelf           = errors.New("you cannot disable your own account")
+	ErrSelfReset      = errors.New("you cannot reset your own password; change it on your account's password page")
 )
 
 // ValidationError says which input field is wrong and how to fix it.

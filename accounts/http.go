@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 
 	"github.com/nuanxin/nuanxin/policy"
+	"github.com/nuanxin/nuanxin/web"
 )
 
 // Permissions used by the accounts routes.
@@ -24,11 +25,16 @@ const (
 	PermList     policy.Permission = "user:list"
 	PermCreate   policy.Permission = "user:create"
 	PermDisable  policy.Permission = "user:disable"
+	PermReset    policy.Permission = "user:reset"
+	// PermPassword: changing one's own password, the one thing an account
+	// whose password was reset may do (with logging out and reading pages).
+	PermPassword policy.Permission = "account:password"
 )
 
 // Routes mounts the accounts API.
 func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	h := &handlers{svc: svc, gate: gate, log: log}
+	allowBeforeNewPassword(gate)
 	policy.Register(api, gate, PermLogin, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login", Tags: []string{"auth"},
 		Summary:     "Log in with a phone number or username and a password",
@@ -47,10 +53,22 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		OperationID: "me", Method: http.MethodGet, Path: "/api/v1/me", Tags: []string{"accounts"},
 		Summary: "The logged-in account and where it holds roles",
 	}, h.me)
+	policy.Register(api, gate, PermPassword, huma.Operation{
+		OperationID: "change-password", Method: http.MethodPut, Path: "/api/v1/me/password", Tags: []string{"accounts"},
+		Summary:       "Choose a new password",
+		Description:   "Needs the current password (after a reset, the temporary one an admin gave). Lifts the obligation a reset put on the account.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{400, 422},
+	}, h.changePassword)
 	policy.Register(api, gate, PermList, huma.Operation{
 		OperationID: "list-users", Method: http.MethodGet, Path: "/api/v1/admin/users", Tags: []string{"admin"},
-		Summary: "List accounts",
+		Summary: "Search accounts, 50 to a page", Errors: []int{422},
 	}, h.list)
+	policy.Register(api, gate, PermReset, huma.Operation{
+		OperationID: "reset-password", Method: http.MethodPost, Path: "/api/v1/admin/users/{id}/password-reset", Tags: []string{"admin"},
+		Summary:     "Give an account a temporary password",
+		Description: "Ends the account's sessions; the temporary password (the one sent, or one made up when none is) is answered once and works only to choose a new password.",
+		Errors:      []int{400, 404, 409, 422},
+	}, h.resetPassword)
 	policy.Register(api, gate, PermCreate, huma.Operation{
 		OperationID: "create-staff", Method: http.MethodPost, Path: "/api/v1/admin/users", Tags: []string{"admin"},
 		Summary: "Create an officer, station admin or admin account", DefaultStatus: http.StatusCreated, Errors: []int{400, 409, 422},
@@ -59,6 +77,13 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		OperationID: "set-user-disabled", Method: http.MethodPut, Path: "/api/v1/admin/users/{id}/disabled", Tags: []string{"admin"},
 		Summary: "Disable or re-enable an account; disabling ends its sessions at once", Errors: []int{400, 404, 409},
 	}, h.setDisabled)
+}
+
+// allowBeforeNewPassword tells the gate what an account whose password was
+// reset may still do: choose a new one, log out, read its profile and see
+// plain pages (the password page needs its style sheet).
+func allowBeforeNewPassword(gate *policy.Gate) {
+	gate.AllowBeforeNewPassword(PermPassword, PermLogout, PermProfile, web.PermPage)
 }
 
 type handlers struct {
@@ -164,23 +189,86 @@ func (h *handlers) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 }
 
 type usersInput struct {
+	Q    string `query:"q" maxLength:"64" doc:"Only accounts whose name or login holds this text, any case"`
 	Kind string `query:"kind" enum:"rider,officer,station_admin,admin," doc:"Only accounts of this kind"`
+	Page int    `query:"page" minimum:"1" default:"1" doc:"Page, from 1"`
 }
 
 type usersOutput struct {
-	Body struct {
-		Users []User `json:"users"`
-	}
+	Body UserPage
 }
 
 func (h *handlers) list(ctx context.Context, in *usersInput) (*usersOutput, error) {
-	users, err := h.svc.List(ctx, in.Kind)
+	page, err := h.svc.Search(ctx, in.Q, in.Kind, in.Page)
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := &usersOutput{}
-	out.Body.Users = users
+	return &usersOutput{Body: page}, nil
+}
+
+type passwordInput struct {
+	Body struct {
+		CurrentPassword string `json:"current_password" maxLength:"256"`
+		NewPassword     string `json:"new_password" maxLength:"256"`
+	}
+}
+
+func (h *handlers) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
+	p, _ := policy.PrincipalFrom(ctx)
+	if err := h.svc.ChangePassword(ctx, p.UserID, in.Body.CurrentPassword, in.Body.NewPassword); err != nil {
+		return nil, h.problem(renamed(err, "password", "new_password"))
+	}
+	return nil, nil
+}
+
+type resetInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body *struct {
+		Password string `json:"password,omitempty" maxLength:"256" doc:"The temporary password; leave out to have one made up"`
+	} `required:"false"`
+}
+
+type resetOutput struct {
+	Body struct {
+		User              User   `json:"user"`
+		TemporaryPassword string `json:"temporary_password" doc:"Shown this once: give it to the account's owner"`
+	}
+}
+
+func (h *handlers) resetPassword(ctx context.Context, in *resetInput) (*resetOutput, error) {
+	p, _ := policy.PrincipalFrom(ctx)
+	pw := ""
+	if in.Body != nil {
+		pw = in.Body.Password
+	}
+	u, temp, err := h.svc.ResetPassword(ctx, p.UserID, in.ID, pw)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &resetOutput{}
+	out.Body.User, out.Body.TemporaryPassword = u, temp
 	return out, nil
+}
+
+// renamed gives a validation error on field the API's name for it.
+func renamed(err error, field, as string) error {
+	var ves ValidationErrors
+	if !errors.As(err, &ves) {
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		ves = ValidationErrors{ve}
+	}
+	out := make(ValidationErrors, len(ves))
+	for i, v := range ves {
+		c := *v
+		if c.Field == field {
+			c.Field = as
+		}
+		out[i] = &c
+	}
+	return out
 }
 
 type staffInput struct {
@@ -240,6 +328,8 @@ func (h *handlers) problem(err error) error {
 	case errors.Is(err, ErrLoginTaken):
 		return huma.Error409Conflict(capitalize(err.Error()))
 	case errors.Is(err, ErrSelf):
+		return huma.Error409Conflict(capitalize(err.Error()))
+	case errors.Is(err, ErrSelfReset):
 		return huma.Error409Conflict(capitalize(err.Error()))
 	case errors.Is(err, ErrNotFound):
 		return huma.Error404NotFound("No account with that id.")

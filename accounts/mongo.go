@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -158,6 +159,53 @@ func (s *store) listUsers(ctx context.Context, kind Kind, limit int64) ([]User, 
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return users, nil
+}
+
+// setPassword replaces an account's password hash and says whether it must
+// be changed at the next login.
+func (s *store) setPassword(ctx context.Context, id, hash string, mustChange bool) error {
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "password_hash", Value: hash}, {Key: "must_change_password", Value: mustChange}}}})
+	if err != nil {
+		return fmt.Errorf("update user: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// searchUsers returns one page of the accounts whose name or login holds q
+// (any case), of one kind if kind is set, and how many match in all.
+//
+// On the embedded store this reads the whole accounts collection (only _id
+// lookups use an index there, DESIGN.md): an admin page, used now and then,
+// over a collection that grows with people rather than with reports. A city
+// running on MongoDB gets the indexes on kind and login.
+func (s *store) searchUsers(ctx context.Context, q string, kind Kind, skip, limit int64) ([]User, int64, error) {
+	filter := bson.D{}
+	if kind != "" {
+		filter = append(filter, bson.E{Key: "kind", Value: kind})
+	}
+	if q != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(q), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "display_name", Value: re}}, bson.D{{Key: "login", Value: re}}}})
+	}
+	total, err := s.users.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	cur, err := s.users.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "kind", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(skip).SetLimit(limit))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	users := []User{}
+	if err := cur.All(ctx, &users); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	return users, total, nil
 }
 
 func (s *store) setDisabled(ctx context.Context, id string, disabled bool) error {

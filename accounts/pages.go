@@ -25,10 +25,17 @@ func MountPages(k *web.Pages, svc *Service, log *slog.Logger) error {
 		return err
 	}
 	p := &pages{k: k, svc: svc, log: log}
+	allowBeforeNewPassword(k.Gate())
 	k.AddMessages(pageMessages)
 	k.AddReasons(reasonsZH)
-	k.AddTemplates(pageTemplates, "templates/login.html", "templates/register.html", "templates/users.html", "templates/privacy.html")
+	k.AddTemplates(pageTemplates, "templates/login.html", "templates/register.html", "templates/users.html", "templates/privacy.html", "templates/password.html")
 	k.AddNav(web.NavLink{Href: "/admin/users", Label: "nav.users", Perm: PermList, Order: 10})
+	k.AddHomeLinks(90, func(c *fiber.Ctx, l web.Lang) []web.Link {
+		if _, ok := policy.PrincipalFrom(c.UserContext()); ok {
+			return []web.Link{{Href: policy.PasswordPage, Label: l.T("nav.password")}}
+		}
+		return nil
+	})
 	k.AddHomeLinks(10, func(c *fiber.Ctx, l web.Lang) []web.Link {
 		if k.CanSomewhere(c, PermList) {
 			return []web.Link{{Href: "/admin/users", Label: l.T("home.users")}}
@@ -46,6 +53,9 @@ func MountPages(k *web.Pages, svc *Service, log *slog.Logger) error {
 	k.Handle(get, "/admin/users", PermList, p.users)
 	k.Handle(post, "/admin/users", PermCreate, p.createUser)
 	k.Handle(post, "/admin/users/:id/disabled", PermDisable, p.setDisabled)
+	k.Handle(post, "/admin/users/:id/password-reset", PermReset, p.resetPassword)
+	k.Handle(get, policy.PasswordPage, PermPassword, p.passwordForm)
+	k.Handle(post, policy.PasswordPage, PermPassword, p.changePassword)
 	return nil
 }
 
@@ -97,6 +107,9 @@ func fail(c *fiber.Ctx, f *web.FormState, l web.Lang, err error, takenField stri
 	case errors.Is(err, ErrSelf):
 		f.Error = l.T("err.self")
 		return fiber.StatusConflict, true
+	case errors.Is(err, ErrSelfReset):
+		f.Error = l.T("err.self_reset")
+		return fiber.StatusConflict, true
 	}
 	return 0, false
 }
@@ -140,8 +153,49 @@ func (p *pages) login(c *fiber.Ctx) error {
 		return show(status)
 	}
 	p.startSession(c, sess)
+	if sess.User.MustChangePassword {
+		web.Flash(c, "flash.choose_password")
+		return c.Redirect(policy.PasswordPage, fiber.StatusSeeOther)
+	}
 	web.Flash(c, "flash.logged_in")
 	return c.Redirect(web.SafeNext(data.Next), fiber.StatusSeeOther)
+}
+
+// passwordPage is the form to choose a new password.
+type passwordPage struct {
+	web.FormState
+	Forced bool // an admin reset the password
+}
+
+func (p *pages) showPassword(c *fiber.Ctx, status int, f web.FormState) error {
+	me, _ := policy.PrincipalFrom(c.UserContext())
+	return p.k.Render(c, status, web.PageArgs{Name: "password", Title: "password.title", Here: policy.PasswordPage,
+		Data: passwordPage{FormState: f, Forced: me.MustChangePassword}})
+}
+
+func (p *pages) passwordForm(c *fiber.Ctx) error {
+	return p.showPassword(c, fiber.StatusOK, web.NewFormState())
+}
+
+func (p *pages) changePassword(c *fiber.Ctx) error {
+	l := p.k.Lang(c)
+	f := web.NewFormState()
+	me, _ := policy.PrincipalFrom(c.UserContext())
+	next := c.FormValue("password")
+	if next != c.FormValue("confirm") {
+		f.Errors["confirm"] = l.T("err.password_mismatch")
+		f.Error = l.T("err.form")
+		return p.showPassword(c, fiber.StatusUnprocessableEntity, f)
+	}
+	if err := p.svc.ChangePassword(c.UserContext(), me.UserID, c.FormValue("current_password"), next); err != nil {
+		status, ok := fail(c, &f, l, err, "")
+		if !ok {
+			return err
+		}
+		return p.showPassword(c, status, f)
+	}
+	web.Flash(c, "flash.password_changed")
+	return c.Redirect("/", fiber.StatusSeeOther)
 }
 
 // startSession sets the session cookie, and a fresh CSRF token so that one

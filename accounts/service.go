@@ -2,14 +2,18 @@ package accounts
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -264,9 +268,17 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Sess
 	// account's sessions before this one existed. Read the flag again: if it
 	// is set, end this session too; if not, the disable comes later and its
 	// deletion will find this session.
+	// The same holds for a password reset racing this login: the reset
+	// changes the hash, then ends the sessions.
 	cur, err := s.store.userBy(ctx, "_id", u.ID)
-	if err == nil && !cur.Disabled {
+	if err == nil && !cur.Disabled && cur.PasswordHash == u.PasswordHash {
 		return Session{Token: token, ExpiresAt: sess.ExpiresAt, User: u}, nil
+	}
+	if err == nil && !cur.Disabled {
+		if derr := s.store.deleteSession(context.WithoutCancel(ctx), sess.ID); derr != nil {
+			return Session{}, fmt.Errorf("end the session of a password reset during login: %w", derr)
+		}
+		return Session{}, ErrBadCredentials
 	}
 	if derr := s.store.deleteSession(context.WithoutCancel(ctx), sess.ID); derr != nil {
 		return Session{}, fmt.Errorf("end the session of an account disabled during login: %w", derr)
@@ -390,7 +402,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (policy.Princi
 	if u.Disabled {
 		return policy.Principal{}, policy.ErrUnauthenticated
 	}
-	return policy.Principal{UserID: u.ID, Kind: string(u.Kind), DisplayName: u.DisplayName, Login: u.Login}, nil
+	return policy.Principal{UserID: u.ID, Kind: string(u.Kind), DisplayName: u.DisplayName, Login: u.Login,
+		MustChangePassword: u.MustChangePassword}, nil
 }
 
 // Get returns the account with id, or ErrNotFound.
@@ -474,6 +487,127 @@ func (s *Service) SetDisabled(ctx context.Context, actorID, id string, disabled 
 		s.log.Warn("other servers may refuse the enabled account for up to 30 seconds", "err", err)
 	}
 	return s.Get(ctx, id)
+}
+
+// UsersPerPage is how many accounts one page of Search holds.
+const UsersPerPage = 50
+
+// UserPage is one page of a search of the accounts.
+type UserPage struct {
+	Users []User `json:"users"`
+	Total int    `json:"total" doc:"accounts matching, on all pages"`
+	Page  int    `json:"page" doc:"this page, from 1"`
+	Pages int    `json:"pages" doc:"pages in all, at least 1"`
+}
+
+// Search finds accounts whose name or login holds q (any case; empty for
+// all), optionally of one kind, ordered by kind then age, UsersPerPage at a
+// time; page counts from 1.
+func (s *Service) Search(ctx context.Context, q, kind string, page int) (UserPage, error) {
+	q = strings.TrimSpace(q)
+	var errs []error
+	if utf8.RuneCountInString(q) > 64 || !utf8.ValidString(q) {
+		errs = append(errs, &ValidationError{Field: "q", Reason: "search with at most 64 characters"})
+	}
+	if kind != "" && !slices.Contains(append([]Kind{KindRider}, StaffKinds...), Kind(kind)) {
+		errs = append(errs, &ValidationError{Field: "kind", Reason: "choose one of rider, officer, station_admin, admin"})
+	}
+	if page < 1 || page > 100_000 {
+		errs = append(errs, &ValidationError{Field: "page", Reason: "pages count from 1"})
+	}
+	if err := validationErrors(errs...); err != nil {
+		return UserPage{}, err
+	}
+	users, total, err := s.store.searchUsers(ctx, q, Kind(kind), int64(page-1)*UsersPerPage, UsersPerPage)
+	if err != nil {
+		return UserPage{}, err
+	}
+	return UserPage{Users: users, Total: int(total), Page: page, Pages: max(1, int((total+UsersPerPage-1)/UsersPerPage))}, nil
+}
+
+// ResetPassword gives the account a temporary password, which the admin
+// hands over in person or by phone, and ends its sessions; until its owner
+// chooses a new password with ChangePassword, the account can do nothing
+// else (policy.Gate). An empty password makes one up; the password is
+// returned to be shown once. Resetting your own is refused (ErrSelfReset): change
+// it instead.
+func (s *Service) ResetPassword(ctx context.Context, actorID, id, password string) (User, string, error) {
+	if actorID == id {
+		return User{}, "", ErrSelfReset
+	}
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return User{}, "", err
+	}
+	if password == "" {
+		password = temporaryPassword()
+	}
+	if err := CheckPassword(password, u.Login); err != nil {
+		return User{}, "", err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return User{}, "", err
+	}
+	// The hash first: a login racing the reset reads the account again
+	// after making its session and ends it when the hash has changed.
+	if err := s.store.setPassword(ctx, id, hash, true); err != nil {
+		return User{}, "", err
+	}
+	if err := s.cache.changed(ctx); err != nil {
+		return User{}, "", fmt.Errorf("the password is reset here, but other servers may still accept the old one for a while; reset it again: %w", err)
+	}
+	if err := s.store.deleteSessionsOf(ctx, id); err != nil {
+		return User{}, "", fmt.Errorf("the password is reset, but the account's sessions could not be ended; reset it again: %w", err)
+	}
+	u, err = s.Get(ctx, id)
+	return u, password, err
+}
+
+// ChangePassword sets a new password for the account after checking the
+// current one, and lifts the obligation a reset put on it. A wrong current
+// password is a *ValidationError on current_password.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	var match bool
+	var herr error
+	if err := s.withHashSlot(ctx, func() { match, herr = s.verify(u.PasswordHash, current) }); err != nil {
+		return err
+	}
+	if herr != nil {
+		return herr
+	}
+	var errs []error
+	if !match {
+		errs = append(errs, &ValidationError{Field: "current_password", Reason: "the current password is wrong"})
+	}
+	if err := CheckPassword(next, u.Login); err != nil {
+		errs = append(errs, err)
+	} else if next == current {
+		errs = append(errs, &ValidationError{Field: "password", Reason: "choose a password different from the current one"})
+	}
+	if err := validationErrors(errs...); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if err := s.store.setPassword(ctx, id, hash, false); err != nil {
+		return err
+	}
+	return s.cache.changed(ctx)
+}
+
+// temporaryPassword makes a 12-character password of capital letters and
+// the digits 2–7 (crypto/rand.Text's base32 alphabet: no 0, 1, 8 or 9 to
+// mistake for O, I, B or g when read aloud or copied by hand): 60 bits of
+// chance, for one login.
+func temporaryPassword() string {
+	return rand.Text()[:12]
 }
 
 // EnsureAdmin creates the "admin" account on first start. With an empty

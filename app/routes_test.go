@@ -32,6 +32,8 @@ var allowedRoles = map[policy.Permission][]string{
 	"user:list":          {"admin"},
 	"user:create":        {"admin"},
 	"user:disable":       {"admin"},
+	"user:reset":         {"admin"},
+	"account:password":   {"rider", "officer", "officer_unassigned", "station_admin", "admin"},
 	"station:create":     {"admin"},
 	"station:assign":     {"admin"},
 	"station:manage":     {"station_admin", "admin"},

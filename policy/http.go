@@ -32,7 +32,15 @@ type Principal struct {
 	Kind        string // account kind: rider, officer, station_admin, admin
 	DisplayName string
 	Login       string
+	// MustChangePassword: an admin reset the password, and until its owner
+	// chooses a new one the gate lets through only what AllowBeforeNewPassword
+	// named (the password change itself, logging out, plain pages).
+	MustChangePassword bool
 }
+
+// PasswordPage is where the gate sends a browser whose account must choose
+// a new password first.
+const PasswordPage = "/account/password"
 
 // Subject is the casbin subject of the principal.
 func (p Principal) Subject() string { return Subject(p.UserID) }
@@ -63,6 +71,29 @@ type Gate struct {
 
 	mu     sync.Mutex
 	routes []Route
+	// beforeNewPassword: what an account that must change its password may
+	// still do (AllowBeforeNewPassword).
+	beforeNewPassword map[Permission]bool
+}
+
+// AllowBeforeNewPassword names permissions an account whose password was
+// reset may use before choosing a new one. Call it while wiring, before
+// serving.
+func (g *Gate) AllowBeforeNewPassword(perms ...Permission) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.beforeNewPassword == nil {
+		g.beforeNewPassword = map[Permission]bool{}
+	}
+	for _, p := range perms {
+		g.beforeNewPassword[p] = true
+	}
+}
+
+func (g *Gate) allowedBeforeNewPassword(perm Permission) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.beforeNewPassword[perm]
 }
 
 // NewGate builds the gate.
@@ -122,6 +153,9 @@ type decision struct {
 	principal *Principal
 	status    int // 0 = allowed
 	detail    string
+	// newPassword: refused because the account must choose a new
+	// password first; pages send the browser there.
+	newPassword bool
 }
 
 // SessionCSRF is the CSRF token of a session: a one-way function of the
@@ -164,6 +198,10 @@ func (g *Gate) decide(ctx context.Context, perm Permission, method, authz, sessi
 	}
 	if d.principal != nil && viaCookie && !safeMethod(method) && !sameToken(SessionCSRF(session), csrfSent()) {
 		return decision{status: http.StatusForbidden, detail: "The form's security token is missing or stale; reload the page and try again."}
+	}
+	if d.principal != nil && d.principal.MustChangePassword && !g.allowedBeforeNewPassword(perm) {
+		return decision{principal: d.principal, status: http.StatusForbidden, newPassword: true,
+			detail: "An administrator reset your password: choose a new one first (PUT /api/v1/me/password, or the page " + PasswordPage + ")."}
 	}
 	sub, authed := "", d.principal != nil
 	if authed {
@@ -258,9 +296,11 @@ func (g *Gate) Handle(r fiber.Router, method, path string, perm Permission, h fi
 	r.Add(method, path, func(c *fiber.Ctx) error {
 		d := g.decide(c.UserContext(), perm, c.Method(), c.Get(fiber.HeaderAuthorization),
 			c.Cookies(SessionCookie), func() string { return csrfSent(c) })
-		switch d.status {
-		case 0:
-		case http.StatusUnauthorized:
+		switch {
+		case d.status == 0:
+		case d.newPassword && c.Method() == fiber.MethodGet && !strings.HasPrefix(c.Path(), "/api/"):
+			return c.Redirect(PasswordPage, fiber.StatusSeeOther)
+		case d.status == http.StatusUnauthorized:
 			if c.Method() == fiber.MethodGet && !strings.HasPrefix(c.Path(), "/api/") {
 				return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 			}

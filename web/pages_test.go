@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -707,6 +709,9 @@ func TestPageRoutesHavePermissions(t *testing.T) {
 		"GET /admin/users":                      accounts.PermList,
 		"POST /admin/users":                     accounts.PermCreate,
 		"POST /admin/users/:id/disabled":        accounts.PermDisable,
+		"POST /admin/users/:id/password-reset":  accounts.PermReset,
+		"GET /account/password":                 accounts.PermPassword,
+		"POST /account/password":                accounts.PermPassword,
 		"GET /admin/grid":                       grid.PermRead,
 		"POST /admin/grid/import":               grid.PermImport,
 		"POST /admin/grid/cells/:code/officers": grid.PermAssign,
@@ -720,4 +725,51 @@ func TestPageRoutesHavePermissions(t *testing.T) {
 			t.Errorf("%s: permission %q, want %q", route, got[route], perm)
 		}
 	}
+}
+
+// The admin finds an account by part of its name, pages through the list,
+// and resets a password: the temporary one is shown once, on that page.
+func TestUsersSearchAndReset(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var target accounts.User
+	for i := range 60 {
+		u, err := e.accounts.Register(ctx, accounts.RegisterInput{Phone: fmt.Sprintf("1380000%04d", i), DisplayName: fmt.Sprintf("骑手%02d", i), Password: "long-enough-1", Work: "courier", AcceptPrivacy: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 42 {
+			target = u
+		}
+	}
+	b := e.browser(t)
+	b.login("admin", adminPassword)
+	p := b.get("/admin/users")
+	wantStatus(t, p, http.StatusOK)
+	wantBody(t, p, "第 1 / 2 页，共 61 个账户", `href="/admin/users?page=2"`)
+	p = b.get("/admin/users?page=2")
+	wantBody(t, p, "第 2 / 2 页，共 61 个账户", `href="/admin/users"`)
+	p = b.get("/admin/users?q=" + url.QueryEscape("骑手42"))
+	wantBody(t, p, "共 1 个账户", "id=\"user-"+target.ID+"\"")
+	p = b.get("/admin/users?page=nine")
+	wantStatus(t, p, http.StatusOK)
+	wantBody(t, p, "页码从 1 开始")
+
+	p = b.post("/admin/users/"+target.ID+"/password-reset", url.Values{})
+	wantStatus(t, p, http.StatusOK)
+	m := regexp.MustCompile(`<code>([A-Z2-7]{12})</code>`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no temporary password on the page:\n%.2000s", p.body)
+	}
+	if _, err := e.accounts.Login(ctx, target.Login, m[1], "10.1.1.1"); err != nil {
+		t.Fatalf("log in with the temporary password shown: %v", err)
+	}
+	if p.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q on a page showing a password", p.header.Get("Cache-Control"))
+	}
+	p = b.get("/admin/users")
+	if strings.Contains(p.body, m[1]) {
+		t.Error("the temporary password is shown again")
+	}
+	wantBody(t, p, "待改密码")
 }
