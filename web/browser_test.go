@@ -293,7 +293,9 @@ func TestBrowserAdminPagesRefused(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#phone"), "13800138000"),
 		chromedp.SendKeys(chromedp.CSS("#display_name"), "骑手小刘"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "rider-pass-1"),
-		chromedp.Click(chromedp.CSS(`.tiles input[value="food_delivery"]`)))
+		chromedp.Click(chromedp.CSS(`.tiles input[value="food_delivery"]`)),
+		// The consent is asked for by a box the person ticks themselves.
+		chromedp.Click(chromedp.CSS(`#accept_privacy`)))
 	b.screenshot("register.png")
 	if st := b.load("register", chromedp.Click(chromedp.CSS(`form[action="/register"] button[type="submit"]`))); st != http.StatusOK {
 		t.Fatalf("register: status %d", st)

@@ -54,6 +54,7 @@ type Pages struct {
 	assets map[string]asset
 	nav    []NavLink
 	home   []homeLinks
+	panels []homePanel
 	tz     *time.Location
 }
 
@@ -269,6 +270,39 @@ func (k *Pages) AddHomeLinks(order int, links func(c *fiber.Ctx, l Lang) []Link)
 	sort.SliceStable(k.home, func(i, j int) bool { return k.home[i].order < k.home[j].order })
 }
 
+// HomePanel is one box of what a logged-in visitor finds first on the home
+// page: their open reports, their unread messages, their balance. Every
+// part is optional.
+type HomePanel struct {
+	Title   string
+	ID      string // the element id, for links and tests
+	Primary *Link  // one large main button
+	Stat    string // a figure shown large, e.g. a balance
+	Items   []HomeItem
+	Empty   string // said when there are no items
+	More    *Link  // to the full list
+}
+
+// HomeItem is one line of a panel.
+type HomeItem struct {
+	Href, Label, Detail string
+	Status              string // a short state, shown as a badge
+}
+
+type homePanel struct {
+	order int
+	panel func(c *fiber.Ctx, l Lang) (*HomePanel, error)
+}
+
+// AddHomePanel adds a panel to the home page of logged-in visitors: panel is
+// asked on each view for the caller's panel in l, nil for none. order places
+// it among other domains' panels (lower first). A failing panel is left out
+// and logged, so that one store's trouble does not take the home page down.
+func (k *Pages) AddHomePanel(order int, panel func(c *fiber.Ctx, l Lang) (*HomePanel, error)) {
+	k.panels = append(k.panels, homePanel{order, panel})
+	sort.SliceStable(k.panels, func(i, j int) bool { return k.panels[i].order < k.panels[j].order })
+}
+
 // PageArgs say which page to render.
 type PageArgs struct {
 	Name  string // the page template, as AddTemplates named it
@@ -393,7 +427,8 @@ type langLocal struct{}
 
 // homePage is what the home page shows besides the layout.
 type homePage struct {
-	Links []Link
+	Links  []Link
+	Panels []*HomePanel
 }
 
 func (k *Pages) homePage(c *fiber.Ctx) error {
@@ -401,6 +436,18 @@ func (k *Pages) homePage(c *fiber.Ctx) error {
 	var data homePage
 	for _, h := range k.home {
 		data.Links = append(data.Links, h.links(c, l)...)
+	}
+	if _, ok := policy.PrincipalFrom(c.UserContext()); ok {
+		for _, h := range k.panels {
+			p, err := h.panel(c, l)
+			if err != nil {
+				k.o.Log.Warn("home page panel left out", "err", err)
+				continue
+			}
+			if p != nil {
+				data.Panels = append(data.Panels, p)
+			}
+		}
 	}
 	return k.Render(c, fiber.StatusOK, PageArgs{Name: "home", Title: "home.title", Data: data})
 }
