@@ -232,6 +232,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories,
 			SubmitWriters: submitWriters(stores.EmbeddedDocs)}, log)
+	// Reports stored before ticket numbers get theirs, once, before the
+	// open reports are loaded with them.
+	if _, err := a.Reports.MigrateTickets(ctx); err != nil {
+		return nil, fmt.Errorf("give the stored reports ticket numbers: %w", err)
+	}
 	// The open reports are read from memory (the queue, the SLA worker, the
 	// duplicate search), kept current by the feed every instance follows.
 	if err := a.Reports.LoadOpen(ctx, a.Feed); err != nil {
@@ -273,7 +278,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 			return err
 		}
 		return a.Reports.FiguresReady()
-	}, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy})
+	}, Registry: reg, Log: log, TrustProxy: cfg.TrustProxy, ImgSrc: []string{cfg.MapTiles.Origin()}})
 	accounts.Routes(a.Server.API, a.Gate, a.Accounts, log)
 	grid.Routes(a.Server.API, a.Gate, a.Grid, log)
 	council.Routes(a.Server.API, a.Gate, a.Stations, log)
@@ -301,8 +306,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		{"/report", reports.MaxSubmitBody},
 		{"/api/v1/reports/:id/resolve", reports.MaxResolveBody},
 		{"/reports/:id/resolve", reports.MaxResolveBody},
+		{"/api/v1/reports/:id/messages", reports.MaxMessageBody},
+		{"/reports/:id/messages", reports.MaxMessageBody},
 		{"/api/v1/grid/import", grid.MaxImportBytes},
 		{"/admin/grid/import", grid.MaxImportBytes},
+		// "Select all" on a map of up to grid.MaxAssignCells cells.
+		{"/admin/grid/assign", 256 << 10},
+		{"/api/v1/grid/assign", 256 << 10},
 		{"/station/:id/shelf/:reward/picture", points.MaxPictureBody},
 		{"/admin/points/shelf/:reward/picture", points.MaxPictureBody},
 		{"/api/v1/stations/:id/feedback", council.MaxFeedbackBody},
@@ -369,10 +379,10 @@ func mountPages(a *App, log *slog.Logger) error {
 	if err := accounts.MountPages(pages, a.Accounts, log); err != nil {
 		return err
 	}
-	if err := grid.MountPages(pages, a.Grid, officers); err != nil {
+	if err := grid.MountPages(pages, a.Grid, officers, a.Reports.OpenByCell); err != nil {
 		return err
 	}
-	if err := reports.MountPages(pages, a.Reports, a.Grid, nameOf); err != nil {
+	if err := reports.MountPages(pages, a.Reports, a.Grid, nameOf, reports.WithMapTiles(a.Config.MapTiles)); err != nil {
 		return err
 	}
 	if err := inbox.MountPages(pages, a.Inbox, a.Reports, a.Grid); err != nil {

@@ -33,6 +33,9 @@ type Config struct {
 	SLAInterval       time.Duration
 	LiveInterval      time.Duration
 	Categories        []reports.Category // nil: the defaults
+	// MapTiles is the street map of the report form's manual position;
+	// the zero value draws the grid instead.
+	MapTiles reports.MapTiles
 
 	Points points.Config
 }
@@ -72,6 +75,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	categories := fs.String("categories", env("CATEGORIES_FILE", ""), "JSON file of report categories, [{\"code\", \"zh\", \"en\"}]; empty: the built-in list (NUANXIN_CATEGORIES_FILE)")
 	rules := fs.String("points-rules", env("POINTS_RULES", ""), "JSON file of the points earning rules; empty: severity 1/2/3 earns 5/10/20 (NUANXIN_POINTS_RULES)")
 	fs.IntVar(&c.Points.LotMonths, "points-lot-months", envInt(getenv, "POINTS_LOT_MONTHS", 12), "points expire at the end of the month this many months after they were earned (NUANXIN_POINTS_LOT_MONTHS)")
+	tiles := fs.String("map-tiles", env("MAP_TILES", ""), "tile URL template of the street map for picking a report's place by hand, with {z} {x} {y} (and {s}), e.g. https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY; empty: the grid drawing (NUANXIN_MAP_TILES)")
+	tilesDatum := fs.String("map-tiles-datum", env("MAP_TILES_DATUM", ""), "coordinate system of the tiles: wgs84 (天地图, OpenStreetMap) or gcj02 (Amap, Tencent) (NUANXIN_MAP_TILES_DATUM)")
+	tilesCredit := fs.String("map-tiles-attribution", env("MAP_TILES_ATTRIBUTION", ""), "credit shown on the street map, as the tile source asks (NUANXIN_MAP_TILES_ATTRIBUTION)")
 	demo := fs.Bool("demo", env("DEMO", "false") == "true", "seed a small demo city (Changsha) and print its logins (NUANXIN_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -117,6 +123,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if c.Points.Rules, err = points.LoadRules(*rules); err != nil {
 			return c, err
 		}
+	}
+	if c.MapTiles, err = reports.ParseMapTiles(*tiles, *tilesDatum, *tilesCredit); err != nil {
+		return c, fmt.Errorf("NUANXIN_MAP_TILES: %w", err)
 	}
 	if c.Points.LotMonths < 1 || c.Points.LotMonths > 120 {
 		return c, fmt.Errorf("points-lot-months %d: use 1 to 120 months", c.Points.LotMonths)
@@ -208,6 +217,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("demo", c.Demo),
 		slog.String("acknowledge_within", c.AcknowledgeWithin.String()),
 		slog.String("decide_within", c.DecideWithin.String()),
+		slog.String("map_tiles", c.MapTiles.Origin()), // the host only: a template may carry a key (天地图's tk)
 		slog.String("level", c.LogLevel.String()),
 	)
 }

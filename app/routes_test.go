@@ -47,6 +47,8 @@ var allowedRoles = map[policy.Permission][]string{
 	"report:queue":       {"officer", "admin"},
 	"report:figures":     {"officer", "admin"},
 	"report:escalations": {"admin"},
+	"report:message":     {"rider", "admin"},
+	"report:urge":        {"rider", "admin"},
 	"open311:read":       tableRoles,
 	"open311:submit":     tableRoles,
 	"open311:manage":     {"admin"},

@@ -48,6 +48,14 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		OperationID: "assign-officers", Method: http.MethodPut, Path: "/api/v1/grid/cells/{code}/officers", Tags: []string{"grid"},
 		Summary: "Set a cell's primary and backup officer", Errors: []int{404, 422},
 	}, h.assign)
+	policy.Register(api, gate, PermAssign, huma.Operation{
+		OperationID: "assign-officers-bulk", Method: http.MethodPost, Path: "/api/v1/grid/assign", Tags: []string{"grid"},
+		Summary: "Give many cells the same primary and backup officer",
+		Description: "Everything is checked first (at least one cell, every cell on the map, the officers enabled officer accounts, the primary not also the backup); " +
+			"any problem answers 422 with one detail per problem and nothing is written. Then the cells are assigned one by one. " +
+			"If the store fails part-way, the answer is 503 with one detail per cell saying whether it was assigned; sending the same request again finishes the job.",
+		Errors: []int{422, 503},
+	}, h.assignMany)
 }
 
 type handlers struct {
@@ -180,11 +188,60 @@ func (h *handlers) assign(ctx context.Context, in *assignInput) (*assignOutput, 
 	return &assignOutput{Body: a}, nil
 }
 
+type assignManyInput struct {
+	Body struct {
+		Cells      []string `json:"cells" maxItems:"2000" doc:"Codes of the cells to assign"`
+		PrimaryID  string   `json:"primary_id" maxLength:"64" doc:"Account id of the primary officer"`
+		BackupID   string   `json:"backup_id,omitempty" maxLength:"64" doc:"Account id of the backup officer; empty for no backup"`
+		KeepBackup bool     `json:"keep_backup,omitempty" doc:"Keep each cell's backup officer instead of setting backup_id"`
+	}
+}
+
+type assignManyOutput struct {
+	Body struct {
+		Assigned []Assignment `json:"assigned" doc:"The cells assigned, in the order asked"`
+	}
+}
+
+func (h *handlers) assignMany(ctx context.Context, in *assignManyInput) (*assignManyOutput, error) {
+	done, err := h.svc.AssignMany(ctx, BulkAssignment{Cells: in.Body.Cells, PrimaryID: in.Body.PrimaryID, BackupID: in.Body.BackupID, KeepBackup: in.Body.KeepBackup})
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out := &assignManyOutput{}
+	out.Body.Assigned = done
+	return out, nil
+}
+
 // problem is the one place grid errors become HTTP statuses.
 func (h *handlers) problem(err error) error {
 	var ie *ImportError
 	var fe *FieldError
+	var be *BulkError
+	var inc *IncompleteError
 	switch {
+	case errors.As(err, &be):
+		details := make([]error, 0, len(be.Problems)+1)
+		for _, p := range be.Problems {
+			loc := "body." + p.Field
+			if p.Index >= 0 {
+				loc = fmt.Sprintf("body.cells[%d]", p.Index)
+			}
+			details = append(details, &huma.ErrorDetail{Location: loc, Value: p.Cell, Message: p.String()})
+		}
+		if be.More > 0 {
+			details = append(details, &huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("and %d more problems", be.More)})
+		}
+		return huma.Error422UnprocessableEntity("Nothing was assigned: fix these problems and send the request again.", details...)
+	case errors.As(err, &inc):
+		details := make([]error, 0, len(inc.Assigned)+len(inc.NotAssigned))
+		for _, c := range inc.Assigned {
+			details = append(details, &huma.ErrorDetail{Location: "body.cells", Value: c, Message: "cell " + c + " was assigned"})
+		}
+		for _, c := range inc.NotAssigned {
+			details = append(details, &huma.ErrorDetail{Location: "body.cells", Value: c, Message: "cell " + c + " was not assigned"})
+		}
+		return huma.Error503ServiceUnavailable(fmt.Sprintf("The store failed part-way: %d cells were assigned, %d were not. Send the same request again to finish.", len(inc.Assigned), len(inc.NotAssigned)), details...)
 	case errors.As(err, &ie):
 		details := make([]error, 0, len(ie.Problems))
 		for _, p := range ie.Problems {

@@ -23,6 +23,59 @@ type MapCell struct {
 	FontSize   string
 	Assigned   bool // has a primary officer
 	Primary    string
+	// Open counts the cell's open reports, drawn as a badge shaded by Heat
+	// (1-4); only the grid page sets them (setOpen), riders' maps never.
+	Open  int
+	Heat  int
+	Badge Badge
+
+	// The label's position and size, and the top of its box, in map units.
+	lx, ly, fs, top float64
+}
+
+// Badge is where a cell's open-report count is drawn: a rounded box and
+// its number, in map units.
+type Badge struct {
+	X, Y, W, H, R string // the box
+	TX, TY, Size  string // the number
+}
+
+// heat shades a count of open reports: 1, 2-4, 5-9, 10 or more.
+func heat(n int) int {
+	switch {
+	case n <= 0:
+		return 0
+	case n == 1:
+		return 1
+	case n < 5:
+		return 2
+	case n < 10:
+		return 3
+	}
+	return 4
+}
+
+// setOpen sets the cell's open-report count and places its badge just above
+// the cell's code, at the code's size (so it is as readable), inside the
+// label's box when there is room and at its top when there is not.
+func (m *MapCell) setOpen(n int) {
+	m.Open, m.Heat, m.Badge = n, heat(n), Badge{}
+	if n <= 0 {
+		return
+	}
+	f := m.fs
+	w := math.Max(1.6, 0.62*float64(len(strconv.Itoa(n)))+0.9) * f
+	h := 1.4 * f
+	// The code's glyphs reach about one size above its baseline (0.2 em
+	// above the label's middle).
+	cy := m.ly - 1.2*f - 0.2*f - h/2
+	if cy-h/2 < m.top {
+		cy = m.top + h/2
+	}
+	m.Badge = Badge{
+		X: num(m.lx - w/2), Y: num(cy - h/2), W: num(w), H: num(h), R: num(h / 2),
+		TX: num(m.lx), TY: num(cy + 0.36*f), Size: m.FontSize,
+	}
 }
 
 // Size of the map's longer side in SVG units, and the margin around it.
@@ -91,7 +144,9 @@ func ProjectMap(cells []CellView) MapView {
 		mc.X, mc.Y = num((x0+x1)/2), num((y0+y1)/2)
 		// Fit the code into its cell: about 0.6 em per character.
 		fit := math.Min(math.Abs(x1-x0)/(0.62*float64(max(len(c.Code), 3))), math.Abs(y1-y0)/2.5)
-		mc.FontSize = num(math.Max(4, math.Min(28, fit)))
+		mc.fs = math.Max(4, math.Min(28, fit))
+		mc.FontSize = num(mc.fs)
+		mc.lx, mc.ly, mc.top = (x0+x1)/2, (y0+y1)/2, math.Min(y0, y1)
 		v.Cells = append(v.Cells, mc)
 	}
 	return v

@@ -81,3 +81,46 @@ func TestPickMap(t *testing.T) {
 		t.Errorf("empty pick map: %+v", got)
 	}
 }
+
+// TestOpenBadge checks a cell's open-report badge: shaded by count, drawn
+// at the code's size just above the code, inside the cell, and absent for
+// a cell with none.
+func TestOpenBadge(t *testing.T) {
+	for n, want := range map[int]int{0: 0, 1: 1, 2: 2, 4: 2, 5: 3, 9: 3, 10: 4, 250: 4} {
+		if got := heat(n); got != want {
+			t.Errorf("heat(%d) = %d, want %d", n, got, want)
+		}
+	}
+	ring := orb.Ring{{112.97, 28.19}, {112.99, 28.19}, {112.99, 28.21}, {112.97, 28.21}, {112.97, 28.19}}
+	v := ProjectMap([]CellView{{Cell: Cell{Code: "T-01", Geometry: orb.MultiPolygon{{ring}}}}})
+	c := v.Cells[0]
+	c.setOpen(0)
+	if c.Open != 0 || c.Heat != 0 || c.Badge != (Badge{}) {
+		t.Errorf("no open reports: %+v", c)
+	}
+	c.setOpen(12)
+	f := func(s string) float64 {
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("parse %q: %v", s, err)
+		}
+		return x
+	}
+	b := c.Badge
+	if c.Open != 12 || c.Heat != 4 || b.Size != c.FontSize {
+		t.Fatalf("12 open reports: %+v", c)
+	}
+	top, bottom := f(b.Y), f(b.Y)+f(b.H)
+	if codeTop := f(c.Y) - 1.2*f(c.FontSize); bottom > codeTop+0.5 {
+		t.Errorf("badge reaches y=%v, below the top of the code at y=%v", bottom, codeTop)
+	}
+	if top < mapMargin-0.5 {
+		t.Errorf("badge top y=%v is above the cell, which starts at y=%v", top, mapMargin)
+	}
+	if cx := f(b.X) + f(b.W)/2; cx < f(c.X)-0.1 || cx > f(c.X)+0.1 || f(b.TX) != f(c.X) {
+		t.Errorf("badge centred at x=%v, number at x=%s, want both at the code's x=%s", cx, b.TX, c.X)
+	}
+	if f(b.W) < 1.6*f(c.FontSize)-0.1 {
+		t.Errorf("badge %v wide for two digits at size %s", b.W, c.FontSize)
+	}
+}

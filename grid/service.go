@@ -309,17 +309,32 @@ func (s *Service) Assign(ctx context.Context, code, primaryID, backupID string) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.snap.Load().assignments[code]
+	if err := s.write(ctx, a); err != nil {
+		return Assignment{}, err
+	}
+	if err := s.announce(ctx, a.UpdatedAt); err != nil {
+		return Assignment{}, err
+	}
+	return a, nil
+}
+
+// write stores one cell's assignment: the new officers get the role before
+// the assignment is written and the replaced ones lose it after. The caller
+// holds s.mu, and announces the change (announce) once it has written all
+// it meant to: until then other instances, and this one's snapshot, still
+// show the old officers.
+func (s *Service) write(ctx context.Context, a Assignment) error {
+	prev := s.snap.Load().assignments[a.Code]
 	for _, o := range []*OfficerRef{a.Primary, a.Backup} {
 		if o == nil {
 			continue
 		}
-		if err := s.roles.Grant(ctx, policy.Subject(o.ID), policy.RoleOfficer, policy.CellDomain(code)); err != nil {
-			return Assignment{}, err
+		if err := s.roles.Grant(ctx, policy.Subject(o.ID), policy.RoleOfficer, policy.CellDomain(a.Code)); err != nil {
+			return err
 		}
 	}
 	if err := s.store.putAssignment(ctx, a); err != nil {
-		return Assignment{}, err
+		return err
 	}
 	keep := map[string]bool{a.Primary.ID: true}
 	if a.Backup != nil {
@@ -327,18 +342,24 @@ func (s *Service) Assign(ctx context.Context, code, primaryID, backupID string) 
 	}
 	for _, o := range []*OfficerRef{prev.Primary, prev.Backup} {
 		if o != nil && !keep[o.ID] {
-			if err := s.roles.Revoke(ctx, policy.Subject(o.ID), policy.RoleOfficer, policy.CellDomain(code)); err != nil {
-				s.log.Warn("revoke replaced officer", "cell", code, "officer", o.ID, "err", err)
+			if err := s.roles.Revoke(ctx, policy.Subject(o.ID), policy.RoleOfficer, policy.CellDomain(a.Code)); err != nil {
+				s.log.Warn("revoke replaced officer", "cell", a.Code, "officer", o.ID, "err", err)
 			}
 		}
 	}
-	if err := s.store.setCurrent(ctx, "", newVersion(), a.UpdatedAt); err != nil {
-		return Assignment{}, err
+	return nil
+}
+
+// announce tells every instance that assignments changed (a new version)
+// and reloads this one's snapshot. The caller holds s.mu.
+func (s *Service) announce(ctx context.Context, at time.Time) error {
+	if err := s.store.setCurrent(ctx, "", newVersion(), at); err != nil {
+		return err
 	}
 	if err := s.load(ctx, false); err != nil {
 		s.log.Warn("reload grid after assignment", "err", err)
 	}
-	return a, nil
+	return nil
 }
 
 func (s *Service) eligible(ctx context.Context, field, id string) (*OfficerRef, error) {

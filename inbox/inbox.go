@@ -61,6 +61,9 @@ type Notification struct {
 	EventID  string         `bson:"event_id" json:"-"`
 	Kind     reports.Action `bson:"kind" json:"kind" doc:"what happened: submit, acknowledge, verify, escalate_ack…"`
 	ReportID string         `bson:"report_id" json:"report_id"`
+	// Ticket is the report's ticket number, as its pages show it; empty in
+	// notifications stored before tickets existed.
+	Ticket   string         `bson:"ticket,omitempty" json:"ticket,omitempty"`
 	Status   reports.Status `bson:"status" json:"status"`
 	Category string         `bson:"category" json:"category"`
 	Cell     string         `bson:"cell" json:"cell,omitempty"`
@@ -201,7 +204,7 @@ func (s *Service) Notifies(e reports.Event, userID string) (why string, ok bool)
 // Notification returns the notification an event makes for a user. Its ID
 // is empty: the place in the user's chain is known only once it is stored.
 func (s *Service) Notification(e reports.Event, userID, why string) Notification {
-	return Notification{UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID,
+	return Notification{UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID, Ticket: e.Ticket,
 		Status: e.Status, Category: e.Category, Cell: e.Cell, Why: why, At: e.At}
 }
 
@@ -235,6 +238,17 @@ func (s *Service) recipients(e reports.Event) []recipient {
 			add(a, "admin")
 		}
 	case reports.ActEscalateDecision:
+		for _, a := range s.admins() {
+			add(a, "admin")
+		}
+	case reports.ActMessage:
+		// The reporter answered or added something: the officer who has
+		// the report reads it (the admins when nobody has it).
+		officerOrAdmins()
+	case reports.ActUrge:
+		// 催办 goes over the officer's head: to the cell's backup and the
+		// admins.
+		add(e.BackupID, "backup")
 		for _, a := range s.admins() {
 			add(a, "admin")
 		}

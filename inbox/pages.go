@@ -37,6 +37,7 @@ func MountPages(k *web.Pages, svc *Service, reps *reports.Service, cells *grid.S
 	k.AddTemplates(pageTemplates, "templates/inbox.html")
 	k.AddStatic(pageStatic, "static")
 	k.AddNav(web.NavLink{Href: "/inbox", Label: "nav.inbox", Perm: PermRead, Order: 90, Inbox: true})
+	k.AddHomePanel(20, p.homePanel)
 	k.Handle(fiber.MethodGet, "/inbox", PermRead, p.inbox)
 	k.Handle(fiber.MethodPost, "/inbox/:id/read", PermRead, p.markRead)
 	return nil
@@ -57,6 +58,7 @@ type inboxPage struct {
 
 type inboxItem struct {
 	ID, Text, Cell, When, Href, StatusLabel, Status string
+	Ticket                                          string
 	Read                                            bool
 }
 
@@ -91,7 +93,8 @@ func (p *pages) inbox(c *fiber.Ctx) error {
 	data := inboxPage{Unread: unread}
 	for _, n := range ns {
 		it := inboxItem{ID: url.PathEscape(n.ID), Text: p.noteText(l, n), When: p.k.When(n.At),
-			Href: "/reports/" + n.ReportID, Status: string(n.Status), StatusLabel: reports.StatusLabel(l, n.Status), Read: n.Read}
+			Href: "/reports/" + n.ReportID, Status: string(n.Status), StatusLabel: reports.StatusLabel(l, n.Status), Read: n.Read,
+			Ticket: n.Ticket}
 		if n.Link != "" {
 			it.Href, it.Status, it.StatusLabel = n.Link, "", ""
 		}

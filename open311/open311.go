@@ -136,6 +136,9 @@ func (s *Service) category(code string) (reports.Category, bool) {
 // Request is a report as GeoReport v2 shows it. It has no field naming the
 // reporter or an officer, and none may be added.
 type Request struct {
+	// ID is the report's ticket number (20261129-0042), what its rider
+	// and officer read on their pages; a report not yet numbered shows its
+	// id. Either is accepted back.
 	ID                string  `json:"service_request_id"`
 	Status            string  `json:"status" doc:"open or closed"`
 	StatusNotes       string  `json:"status_notes"`
@@ -168,8 +171,12 @@ var rejectNotes = map[string][2]string{
 }
 
 func (s *Service) view(r reports.Summary, l Locale) Request {
+	id := r.Ticket
+	if id == "" {
+		id = r.ID
+	}
 	out := Request{
-		ID:                r.ID,
+		ID:                id,
 		Status:            "closed",
 		ServiceCode:       r.Category,
 		ServiceName:       r.Category,
@@ -265,8 +272,8 @@ func ParseQuery(get func(string) string, now time.Time) (Query, error) {
 			return Query{}, &ValidationError{Field: "service_request_id", Reason: fmt.Sprintf("at most %d ids at once (got %d)", MaxIDs, len(ids))}
 		}
 		for _, id := range ids {
-			if !validID(id) {
-				return Query{}, &ValidationError{Field: "service_request_id", Reason: fmt.Sprintf("%q is not a service request id", truncate(id, 70))}
+			if err := checkID(id); err != nil {
+				return Query{}, err
 			}
 		}
 		q.IDs = ids
@@ -317,6 +324,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// checkID refuses what cannot be a service request id: neither a ticket
+// number (reports.ParseTicket) nor a report id.
+func checkID(id string) error {
+	if _, ok, err := reports.ParseTicket(id); err != nil {
+		return &ValidationError{Field: "service_request_id", Reason: fmt.Sprintf("%q is not a ticket number: write the day and the number, like 20261129-0042", truncate(id, 40))}
+	} else if !ok && !validID(id) {
+		return &ValidationError{Field: "service_request_id", Reason: fmt.Sprintf("%q is not a service request id: send a ticket number like 20261129-0042", truncate(id, 70))}
+	}
+	return nil
 }
 
 // validID accepts what a report id can be: up to 64 letters, digits, '-' or '_'.
@@ -388,8 +406,12 @@ func statusesOf(openOrClosed string) []reports.Status {
 	return out
 }
 
-// Request returns one report by id. Errors: ErrNotFound, ErrUnavailable.
+// Request returns one report by ticket number or id. Errors: ErrNotFound,
+// *ValidationError for a malformed ticket number, ErrUnavailable.
 func (s *Service) Request(ctx context.Context, id string, l Locale) (Request, error) {
+	if _, _, err := reports.ParseTicket(id); err != nil {
+		return Request{}, checkID(id)
+	}
 	if !validID(id) {
 		return Request{}, ErrNotFound
 	}

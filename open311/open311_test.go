@@ -413,15 +413,16 @@ func TestSubmitWithoutPhoto(t *testing.T) {
 			if len(r.Photos) != tc.photos || r.HasPhotos() != (tc.photos > 0) {
 				t.Errorf("stored %d photos, HasPhotos %v; want %d", len(r.Photos), r.HasPhotos(), tc.photos)
 			}
-			// What an officer or admin reads of it.
+			// What an officer or admin reads of it: the service request id
+			// is the report's ticket number, which the API takes too.
 			res := a.api(t, http.MethodGet, "/api/v1/reports/"+tc.id, a.admin, nil)
 			var got struct {
-				ID     string            `json:"id"`
+				Ticket string            `json:"ticket"`
 				Photos []json.RawMessage `json:"photos"`
 			}
 			decodeAPI(t, res, &got)
-			if got.ID != tc.id || len(got.Photos) != tc.photos {
-				t.Errorf("the API shows report %s with %d photos, want %s with %d: %s", got.ID, len(got.Photos), tc.id, tc.photos, res.body)
+			if got.Ticket != tc.id || len(got.Photos) != tc.photos {
+				t.Errorf("the API shows report %s with %d photos, want %s with %d: %s", got.Ticket, len(got.Photos), tc.id, tc.photos, res.body)
 			}
 			if res := a.api(t, http.MethodGet, "/api/v1/reports/"+tc.id+"/photos/1", a.admin, nil); (res.status == http.StatusOK) != (tc.photos > 0) {
 				t.Errorf("photo 1: status %d", res.status)

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/nuanxin/nuanxin/policy"
@@ -106,4 +107,26 @@ func (a Access) Actions(ctx context.Context, r Report) []Action {
 		}
 	}
 	return out
+}
+
+// LinkedDuplicate returns the report r is linked to as a probable or
+// confirmed duplicate, and whether the caller may be shown it (its id, its
+// ticket, a link to it): when they may see it (CanSee: it is their own, or
+// in cells they handle), or when they handle reports in r's cell, whose
+// actions (confirm, unlink) are about that link. Anyone else, a rider
+// whose report repeats another rider's, learns only that it was reported
+// already: riders never see another rider's report. ok is false when r is
+// not linked. Errors: the store's.
+func (a Access) LinkedDuplicate(ctx context.Context, svc *Service, r Report) (dup Report, shown, ok bool, err error) {
+	if r.DuplicateOf == "" {
+		return Report{}, false, false, nil
+	}
+	dup, err = svc.store.report(ctx, r.DuplicateOf)
+	if errors.Is(err, ErrNotFound) {
+		dup, err = Report{ID: r.DuplicateOf}, nil
+	} else if err != nil {
+		return Report{}, false, true, err
+	}
+	shown = (dup.ReporterID != "" && a.CanSee(ctx, dup)) || a.gate.Check(ctx, PermHandle, policy.CellDomain(r.Cell)) == nil
+	return dup, shown, true, nil
 }

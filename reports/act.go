@@ -52,6 +52,10 @@ func (s *Service) checkInput(in *ActionInput) error {
 		if in.Note == "" {
 			return &ValidationError{Field: "note", Reason: "say why the report belongs to another cell"}
 		}
+	case ActAskMore:
+		if in.Note == "" {
+			return &ValidationError{Field: "note", Reason: "say what the reporter should add (1 to 500 characters)"}
+		}
 	case ActAcknowledge, ActStart, ActResolve, ActReopen, ActConfirmDuplicate, ActUnlinkDuplicate:
 	default:
 		return &ValidationError{Field: "action", Reason: fmt.Sprintf("unknown action %q", in.Action)}
@@ -62,14 +66,23 @@ func (s *Service) checkInput(in *ActionInput) error {
 	return nil
 }
 
-// Act applies an action. It answers *TransitionError (with the allowed
-// actions) when the report's status does not allow it, *ValidationError for
-// bad input, ErrNotFound, ErrConflict when others keep changing the report,
-// ErrUnavailable when a store fails. Permission to act in the report's cell is
-// the caller's to check, before calling.
+// Act applies an action to the report with this id or ticket number. It
+// answers *TransitionError (with the allowed actions) when the report's
+// status does not allow it, *ValidationError for bad input (a malformed
+// ticket number too), ErrNotFound, ErrConflict when others keep changing
+// the report, ErrUnavailable when a store fails. Permission to act in the
+// report's cell is the caller's to check, before calling.
 func (s *Service) Act(ctx context.Context, actor Actor, id string, in ActionInput) (Report, error) {
 	if err := s.checkInput(&in); err != nil {
 		return Report{}, err
+	}
+	if _, ok, _ := ParseTicket(id); ok {
+		// A ticket number names the report as well as its id does.
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			return Report{}, err
+		}
+		id = r.ID
 	}
 	var after *Photo
 	if in.AfterPhoto != nil {
@@ -185,25 +198,34 @@ func (s *Service) routeTo(ctx context.Context, cell string, lat, lng float64) (S
 // may no longer allow its action. A report whose projection lags its
 // timeline (a writer stopped between the two writes) is repaired first.
 func (s *Service) transition(ctx context.Context, id string, actor Actor, action Action, change func(Report, *State) error, note, reason string) (Report, error) {
+	r, _, err := s.transitionEntry(ctx, id, actor, action, change, Entry{Note: note, Reason: reason})
+	return r, err
+}
+
+// transitionEntry is transition for an entry that carries more than a note
+// and a reason (a message's photos, a claim's key: the fields of with that
+// the change does not decide), and returns the entry written.
+func (s *Service) transitionEntry(ctx context.Context, id string, actor Actor, action Action, change func(Report, *State) error, with Entry) (Report, Entry, error) {
+	note, reason := with.Note, with.Reason
 	const attempts = 5
 	for range attempts {
 		r, err := s.store.report(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return Report{}, err
+				return Report{}, Entry{}, err
 			}
-			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return Report{}, Entry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if r.Seq == 1 {
 			// A submission stopped between its report and its first entry:
 			// write that entry before the second.
 			if _, err := s.ensureSubmitEntry(ctx, r); err != nil {
-				return Report{}, err
+				return Report{}, Entry{}, err
 			}
 		}
 		rule, manual := transitions[action]
 		if manual && !slices.Contains(rule.from, r.Status) {
-			return Report{}, &TransitionError{Action: action, Status: r.Status, Allowed: Allowed(r.Status)}
+			return Report{}, Entry{}, &TransitionError{Action: action, Status: r.Status, Allowed: Allowed(r.Status)}
 		}
 		st := r.State
 		st.Seq++
@@ -213,22 +235,23 @@ func (s *Service) transition(ctx context.Context, id string, actor Actor, action
 		}
 		if err := change(r, &st); err != nil {
 			if errors.Is(err, errSkip) {
-				return r, err
+				return r, Entry{}, err
 			}
-			return Report{}, err
+			return Report{}, Entry{}, err
 		}
 		st.NextDue = nextDue(st)
 		e := Entry{ID: entryID(id, st.Seq), ReportID: id, Seq: st.Seq, Action: action, From: r.Status,
-			ActorRole: actor.Role, ActorID: actor.ID, Cell: st.Cell, Note: note, Reason: reason, At: st.UpdatedAt, After: st}
+			ActorRole: actor.Role, ActorID: actor.ID, Cell: st.Cell, Note: note, Reason: reason, At: st.UpdatedAt, After: st,
+			Photos: with.Photos, Key: with.Key}
 		err = s.store.insertEntry(ctx, e)
 		if errors.Is(err, errDuplicate) {
 			if err := s.repair(ctx, id, st.Seq); err != nil {
-				return Report{}, err
+				return Report{}, Entry{}, err
 			}
 			continue
 		}
 		if err != nil {
-			return Report{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return Report{}, Entry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if err := s.store.setState(ctx, id, st); err != nil {
 			// The entry stands; the next reader repairs the projection.
@@ -236,9 +259,9 @@ func (s *Service) transition(ctx context.Context, id string, actor Actor, action
 		}
 		r.State = st
 		s.publish(ctx, r, e, false)
-		return r, nil
+		return r, e, nil
 	}
-	return Report{}, ErrConflict
+	return Report{}, Entry{}, ErrConflict
 }
 
 // errSkip tells transition that the change is not needed (the SLA worker
@@ -275,7 +298,7 @@ func (s *Service) repair(ctx context.Context, id string, seq int) error {
 // a record per consumer on every event would cost each submission four
 // writes to spare a rare redelivery.
 func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
-	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
+	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, Ticket: r.Ticket, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
 		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At,

@@ -20,7 +20,7 @@ func SetAfterPhotos(s *Service, f func()) {
 }
 
 // SetStopAt runs f at every point between two writes, with the point's name
-// ("pending", "photos", "report", "entry", "open", then "delivered:<consumer>"
+// ("pending", "photos", "ticket", "report", "entry", "open", then "delivered:<consumer>"
 // for each consumer, then "noted" when the pending note is removed before the
 // answer, or "thumbs" in the work after the answer, thumbs.go). A test that
 // stops the goroutine there (runtime.Goexit) sees what a kill leaves.

@@ -123,6 +123,7 @@ type figureKey struct{ cell, officer string }
 type figureBucket struct {
 	reports, inTime int
 	ack, decide     []int64 // delays in ms, sorted
+	urged           int     // the reporters' urges (催办, urge.go)
 }
 
 // dayFigures is one day's figures. A closed day's is never changed once
@@ -144,7 +145,7 @@ func figureInsert(xs []int64, v int64) []int64 {
 }
 
 func (d dayFigures) add(c figureCount) {
-	if !c.report && !c.acked && !c.decided {
+	if !c.report && !c.acked && !c.decided && !c.urged {
 		return
 	}
 	b := d[c.key]
@@ -164,12 +165,15 @@ func (d dayFigures) add(c figureCount) {
 	if c.decided {
 		b.decide = figureInsert(b.decide, c.decideMS)
 	}
+	if c.urged {
+		b.urged++
+	}
 }
 
 func (d dayFigures) clone() dayFigures {
 	out := make(dayFigures, len(d))
 	for k, b := range d {
-		out[k] = &figureBucket{reports: b.reports, inTime: b.inTime, ack: slices.Clone(b.ack), decide: slices.Clone(b.decide)}
+		out[k] = &figureBucket{reports: b.reports, inTime: b.inTime, ack: slices.Clone(b.ack), decide: slices.Clone(b.decide), urged: b.urged}
 	}
 	return out
 }
@@ -184,6 +188,7 @@ type figureCount struct {
 	ackMS    int64
 	decided  bool
 	decideMS int64
+	urged    bool
 }
 
 func figureAckType(a Action) bool  { return a == ActAcknowledge || a == ActVerify || a == ActReject }
@@ -214,7 +219,7 @@ func (m *reportMark) note(seq int, a Action) {
 type figureMarks map[string]*reportMark
 
 func (fm figureMarks) classify(ctx context.Context, s *Service, e Event) (figureCount, error) {
-	c := figureCount{day: dayStart(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit}
+	c := figureCount{day: dayStart(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit, urged: e.Action == ActUrge}
 	n := e.ReportSeq
 	m := fm[e.ReportID]
 	if !figureAckType(e.Action) {
@@ -640,6 +645,7 @@ type figureDayBucket struct {
 	InTime   int    `bson:"in_time"`
 	AckMS    []byte `bson:"ack_ms"`
 	DecideMS []byte `bson:"decide_ms"`
+	Urged    int    `bson:"urged"` // 0 in rollups written before urging existed
 }
 
 func figurePack(xs []int64) []byte {
@@ -671,7 +677,7 @@ func rollupDoc(key string, d dayFigures, source string, at time.Time) figureDay 
 	doc := figureDay{ID: key, Buckets: []figureDayBucket{}, Source: source, Written: at}
 	for k, b := range d {
 		doc.Buckets = append(doc.Buckets, figureDayBucket{Cell: k.cell, Officer: k.officer, Reports: b.reports, InTime: b.inTime,
-			AckMS: figurePack(b.ack), DecideMS: figurePack(b.decide)})
+			AckMS: figurePack(b.ack), DecideMS: figurePack(b.decide), Urged: b.urged})
 	}
 	slices.SortFunc(doc.Buckets, func(a, b figureDayBucket) int {
 		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Officer, b.Officer))
@@ -690,7 +696,7 @@ func (doc figureDay) figures() (dayFigures, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[figureKey{b.Cell, b.Officer}] = &figureBucket{reports: b.Reports, inTime: b.InTime, ack: ack, decide: decide}
+		out[figureKey{b.Cell, b.Officer}] = &figureBucket{reports: b.Reports, inTime: b.InTime, ack: ack, decide: decide, urged: b.Urged}
 	}
 	return out, nil
 }
@@ -860,11 +866,13 @@ func (s *Service) closedDay(ctx context.Context, fs *figureSet, day time.Time) (
 type figureTotals struct {
 	reports, inTime int
 	ack, decide     [][]int64
+	urged           int
 }
 
 func (t *figureTotals) add(b *figureBucket) {
 	t.reports += b.reports
 	t.inTime += b.inTime
+	t.urged += b.urged
 	if len(b.ack) > 0 {
 		t.ack = append(t.ack, b.ack)
 	}
@@ -954,7 +962,7 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 func figuresOf(m map[string]*figureTotals) []Figures {
 	var out []Figures
 	for k, t := range m {
-		f := Figures{Key: k, Reports: t.reports, MedianAckSeconds: figureMedian(t.ack), MedianDecideSecs: figureMedian(t.decide)}
+		f := Figures{Key: k, Reports: t.reports, MedianAckSeconds: figureMedian(t.ack), MedianDecideSecs: figureMedian(t.decide), Urged: t.urged}
 		if t.reports > 0 {
 			f.AckedInTimeShare = min(1, float64(t.inTime)/float64(t.reports))
 		}

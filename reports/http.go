@@ -60,8 +60,10 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	}, h.mine)
 	policy.Register(api, gate, PermView, huma.Operation{
 		OperationID: "get-report", Method: http.MethodGet, Path: "/api/v1/reports/{id}", Tags: []string{"reports"},
-		Summary: "One report with its timeline", Description: "Riders see their own reports; officers those in their cells; admins all.",
-		Errors: []int{404},
+		Summary: "One report with its timeline, by id or ticket number (e.g. 20261129-0042)",
+		Description: "Riders see their own reports; officers those in their cells; admins all. " +
+			"A ticket number that cannot be one (a day that does not exist, no number) answers 422.",
+		Errors: []int{404, 422},
 	}, h.get)
 	policy.Register(api, gate, PermView, huma.Operation{
 		OperationID: "get-report-photo", Method: http.MethodGet, Path: "/api/v1/reports/{id}/photos/{n}", Tags: []string{"reports"},
@@ -69,7 +71,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	}, h.photo)
 	policy.Register(api, gate, PermHandle, huma.Operation{
 		OperationID: "act-on-report", Method: http.MethodPost, Path: "/api/v1/reports/{id}/actions", Tags: []string{"reports"},
-		Summary:     "Acknowledge, verify, reject, hand over, start, resolve, reopen, confirm or unlink a duplicate",
+		Summary:     "Acknowledge, verify, reject, hand over, start, resolve, reopen, confirm or unlink a duplicate, ask the reporter for more",
 		Description: "An action not allowed in the report's status answers 409 with the allowed ones. Officers act only in their cells; reopen is for admins.",
 		Errors:      []int{403, 404, 409, 422, 503},
 	}, h.act)
@@ -79,6 +81,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		RequestBody:  resolveBody(),
 		MaxBodyBytes: MaxResolveBody, Errors: []int{403, 404, 409, 422, 503},
 	}, h.resolve)
+	h.threadRoutes(api)
 	policy.Register(api, gate, PermQueue, huma.Operation{
 		OperationID: "queue", Method: http.MethodGet, Path: "/api/v1/queue", Tags: []string{"officers"},
 		Summary: "Open reports in my cells, next deadline first, with counts per status",
@@ -154,9 +157,31 @@ type submitInput struct {
 // ReportJSON is a report as the API shows it.
 type ReportJSON struct {
 	Report
-	NoPhoto  bool     `json:"no_photo" doc:"filed without a photo (Open311 allows it): check the place itself"`
-	Allowed  []Action `json:"allowed_actions,omitempty" doc:"what the caller may do now"`
-	Timeline []Entry  `json:"timeline,omitempty"`
+	// DuplicateOfTicket and AlreadyReported say what the caller may know
+	// of the report this one repeats (Access.LinkedDuplicate): its id and
+	// ticket, or, for a rider whose report repeats another rider's, only
+	// that it was reported already (duplicate_of is then left out).
+	DuplicateOfTicket string   `json:"duplicate_of_ticket,omitempty" doc:"ticket number of the report this one repeats, for those who may see that report"`
+	AlreadyReported   bool     `json:"already_reported,omitempty" doc:"another rider reported the same problem first; riders are not shown that report"`
+	NoPhoto           bool     `json:"no_photo" doc:"filed without a photo (Open311 allows it): check the place itself"`
+	Allowed           []Action `json:"allowed_actions,omitempty" doc:"what the caller may do now"`
+	Timeline          []Entry  `json:"timeline,omitempty"`
+}
+
+// present is r as the caller may see it: without the id of a report it
+// repeats that is not theirs to see (Access.LinkedDuplicate).
+func (h *handlers) present(ctx context.Context, r Report) (ReportJSON, error) {
+	out := ReportJSON{Report: r, NoPhoto: !r.HasPhotos()}
+	dup, shown, linked, err := h.access.LinkedDuplicate(ctx, h.svc, r)
+	switch {
+	case err != nil:
+		return out, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case linked && shown:
+		out.DuplicateOfTicket = dup.Ticket
+	case linked:
+		out.DuplicateOf, out.AlreadyReported = "", true
+	}
+	return out, nil
 }
 
 type reportOutput struct {
@@ -198,7 +223,11 @@ func (h *handlers) submit(ctx context.Context, in *submitInput) (*reportOutput, 
 	if created {
 		status = http.StatusCreated
 	}
-	return &reportOutput{Status: status, Body: ReportJSON{Report: r}}, nil
+	body, err := h.present(ctx, r)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	return &reportOutput{Status: status, Body: body}, nil
 }
 
 // readPhotos reads the uploaded files, each cut off just past the limit so a
@@ -229,19 +258,32 @@ type mineOutput struct {
 	}
 }
 
-func (h *handlers) mine(ctx context.Context, _ *struct{}) (*mineOutput, error) {
+type myReportsOutput struct {
+	Body struct {
+		Reports []ReportJSON `json:"reports"`
+	}
+}
+
+func (h *handlers) mine(ctx context.Context, _ *struct{}) (*myReportsOutput, error) {
 	p, _ := policy.PrincipalFrom(ctx)
 	rs, err := h.svc.Mine(ctx, p.UserID)
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := &mineOutput{}
-	out.Body.Reports = rs
+	out := &myReportsOutput{}
+	out.Body.Reports = make([]ReportJSON, 0, len(rs))
+	for _, r := range rs {
+		j, err := h.present(ctx, r)
+		if err != nil {
+			return nil, h.problem(err)
+		}
+		out.Body.Reports = append(out.Body.Reports, j)
+	}
 	return out, nil
 }
 
-// visible loads a report the caller may see (Access.CanSee). Others are
-// "not found", so that report ids reveal nothing.
+// visible loads a report the caller may see (Access.CanSee), by id or
+// ticket number. Others are "not found", so that neither reveals anything.
 func (h *handlers) visible(ctx context.Context, id string) (Report, error) {
 	r, err := h.svc.Get(ctx, id)
 	if err != nil {
@@ -266,7 +308,11 @@ func (h *handlers) get(ctx context.Context, in *idInput) (*reportOutput, error) 
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out := ReportJSON{Report: r, Timeline: tl, Allowed: h.access.Actions(ctx, r), NoPhoto: !r.HasPhotos()}
+	out, err := h.present(ctx, r)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out.Timeline, out.Allowed = tl, h.access.Actions(ctx, r)
 	return &reportOutput{Status: http.StatusOK, Body: out}, nil
 }
 
@@ -311,7 +357,7 @@ func (h *handlers) photo(ctx context.Context, in *photoInput) (*huma.StreamRespo
 type actInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Action   Action `json:"action" enum:"acknowledge,verify,reject,handover,start,resolve,reopen,confirm_duplicate,unlink_duplicate"`
+		Action   Action `json:"action" enum:"acknowledge,verify,reject,handover,start,resolve,reopen,confirm_duplicate,unlink_duplicate,ask_more" doc:"ask_more: ask the reporter for more (note required)"`
 		Severity int    `json:"severity,omitempty" minimum:"0" maximum:"3" doc:"verify: 1 minor, 2 serious, 3 urgent"`
 		Reason   string `json:"reason,omitempty" maxLength:"40" doc:"reject: not_a_problem, duplicate, outside_area, insufficient_evidence or abusive"`
 		Note     string `json:"note,omitempty" maxLength:"2000"`
@@ -354,11 +400,16 @@ func (h *handlers) do(ctx context.Context, id string, a ActionInput) (*reportOut
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	r, err = h.svc.Act(ctx, actor, id, a)
+	r, err = h.svc.Act(ctx, actor, r.ID, a) // id may be a ticket number
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	return &reportOutput{Status: http.StatusOK, Body: ReportJSON{Report: r, Allowed: h.access.Actions(ctx, r), NoPhoto: !r.HasPhotos()}}, nil
+	out, err := h.present(ctx, r)
+	if err != nil {
+		return nil, h.problem(err)
+	}
+	out.Allowed = h.access.Actions(ctx, r)
+	return &reportOutput{Status: http.StatusOK, Body: out}, nil
 }
 
 type queueInput struct {

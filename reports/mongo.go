@@ -66,6 +66,9 @@ func Indexes() []storage.Index {
 		{Collection: timelineCollection, Name: "unpublished", Keys: bson.D{{Key: "published", Value: 1}, {Key: "at", Value: 1}}},
 		// One feed entry per event: a second Publish of an event collides here.
 		{Collection: feedCollection, Name: "event", Keys: bson.D{{Key: "id", Value: 1}}, Unique: true},
+		// One ticket number per submission attempt, and per report numbered
+		// by MigrateTickets (tickets.go).
+		ticketIndexes()[0],
 	}
 }
 

@@ -33,13 +33,17 @@ type NameOf func(ctx context.Context, accountID string) (string, error)
 // decided by Access, the rule the API and the live stream follow too; a
 // refused action is told through ProblemOf in the page's language. cells
 // names the cells and draws the small maps. It returns an error naming any
-// missing dependency.
-func MountPages(k *web.Pages, svc *Service, cells *grid.Service, nameOf NameOf) error {
+// missing dependency. opts add what is optional (WithMapTiles).
+func MountPages(k *web.Pages, svc *Service, cells *grid.Service, nameOf NameOf, opts ...PageOption) error {
 	if err := web.Require("reports: pages", map[string]bool{"Pages": k == nil, "Service": svc == nil, "Grid": cells == nil, "NameOf": nameOf == nil}); err != nil {
 		return err
 	}
 	p := &pages{k: k, svc: svc, cells: cells, nameOf: nameOf, access: NewAccess(k.Gate())}
+	for _, o := range opts {
+		o(p)
+	}
 	k.AddMessages(pageMessages)
+	k.AddMessages(formMessages)
 	k.AddTemplates(pageTemplates, "templates/report_new.html", "templates/report_list.html", "templates/report_view.html",
 		"templates/queue.html", "templates/queue_escalations.html", "templates/queue_figures.html")
 	k.AddStatic(pageStatic, "static")
@@ -54,12 +58,14 @@ func MountPages(k *web.Pages, svc *Service, cells *grid.Service, nameOf NameOf) 
 	)
 
 	get, post := fiber.MethodGet, fiber.MethodPost
+	k.AddHomePanel(10, p.homePanel)
 	k.Handle(get, "/report", PermCreate, p.reportForm)
 	k.Handle(post, "/report", PermCreate, p.submitReport)
 	k.Handle(get, "/reports", PermCreate, p.myReports)
 	k.Handle(get, "/reports/:id", PermView, p.reportPage)
 	k.Handle(post, "/reports/:id/act", PermHandle, p.actOnReport)
 	k.Handle(post, "/reports/:id/resolve", PermHandle, p.resolveReport)
+	p.mountThread(k) // messages and urging (pages_thread.go)
 	k.Handle(get, "/queue", PermQueue, p.queue)
 	k.Handle(get, "/escalations", PermEscalations, p.escalations)
 	k.Handle(get, "/figures", PermFigures, p.figures)
@@ -73,6 +79,7 @@ type pages struct {
 	cells  *grid.Service
 	nameOf NameOf
 	access Access
+	tiles  MapTiles // the form's street map, if any (WithMapTiles)
 }
 
 // Labels of report values in the visitor's language.
@@ -154,6 +161,32 @@ func dueText(l web.Lang, due, now time.Time) (text string, overdue bool) {
 	return l.T("due.over", durText(l, now.Sub(due))), true
 }
 
+// clock shows t as a time of day in the pages' zone, with the date when it
+// is not now's day.
+func (p *pages) clock(t, now time.Time) string {
+	tz := p.k.Zone()
+	layout := "15:04"
+	if t.In(tz).Format(time.DateOnly) != now.In(tz).Format(time.DateOnly) {
+		layout = "01-02 15:04"
+	}
+	return t.In(tz).Format(layout)
+}
+
+// promiseText tells r's reporter its promise (PromiseOf) in l: what the
+// officer will do by when, or, once that time passed, that it is overdue
+// since then. Empty for a closed report.
+func (p *pages) promiseText(l web.Lang, r Report, now time.Time) (text string, missed bool) {
+	pr, ok := PromiseOf(r, now)
+	if !ok {
+		return "", false
+	}
+	key := "promise." + pr.Kind
+	if pr.Missed {
+		key += ".missed"
+	}
+	return l.T(key, p.clock(pr.Due, now)), pr.Missed
+}
+
 // dueKind says which promise the next deadline keeps.
 func dueKind(l web.Lang, s Status) string {
 	switch s {
@@ -225,23 +258,26 @@ func readUploads(files []*multipart.FileHeader) ([][]byte, error) {
 	return out, nil
 }
 
-// reportRow is one report in a list.
+// reportRow is one report in a list. Promise is what its reporter is told
+// (promiseText): the rider's list shows it, the officers' lists show Due.
 type reportRow struct {
-	ID, Category, Status, StatusLabel, Cell, Created, Address string
-	Due                                                       string
-	DueKind                                                   string
-	Overdue, NearBorder, Duplicate, Escalated                 bool
-	EscalatedAck, EscalatedDecide                             bool
+	ID, Ticket, Category, Status, StatusLabel, Cell, Created, Address string
+	Due                                                               string
+	DueKind                                                           string
+	Promise                                                           string
+	Overdue, NearBorder, Duplicate, Escalated                         bool
+	EscalatedAck, EscalatedDecide, PromiseMissed                      bool
 }
 
 func (p *pages) reportRow(l web.Lang, names map[string]string, r Report, now time.Time) reportRow {
-	row := reportRow{ID: r.ID, Category: p.categoryName(l, r.Category), Status: string(r.Status), StatusLabel: StatusLabel(l, r.Status),
+	row := reportRow{ID: r.ID, Ticket: r.Ticket, Category: p.categoryName(l, r.Category), Status: string(r.Status), StatusLabel: StatusLabel(l, r.Status),
 		Cell: CellLabel(l, names, r.Cell), Created: p.k.When(r.CreatedAt), Address: r.Address,
 		DueKind: dueKind(l, r.Status), NearBorder: r.NearBorder, Duplicate: r.DuplicateOf != "",
 		Escalated: r.EscalatedAck || r.EscalatedDue, EscalatedAck: r.EscalatedAck, EscalatedDecide: r.EscalatedDue}
 	if r.Status.Open() {
 		row.Due, row.Overdue = dueText(l, r.NextDue, now)
 	}
+	row.Promise, row.PromiseMissed = p.promiseText(l, r, now)
 	return row
 }
 

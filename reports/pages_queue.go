@@ -51,7 +51,7 @@ func (p *pages) queue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	names, now := CellNames(p.cells), time.Now()
+	names, now := CellNames(p.cells), p.svc.now()
 	data := queuePage{Status: string(f.Status), Cell: f.Cell, Category: f.Category, Unassigned: f.Unassigned, Admin: scope.All,
 		Categories: p.categoryChoices(l, f.Category)}
 	data.Filtered = f.Status != "" || f.Cell != "" || f.Category != "" || f.Unassigned
@@ -119,7 +119,7 @@ type figuresPage struct {
 
 type figureRow struct {
 	Key, Name, InTime, MedianAck, MedianDecide string
-	Reports, Open                              int
+	Reports, Open, Urged                       int
 }
 
 func (p *pages) figures(c *fiber.Ctx) error {
@@ -135,7 +135,7 @@ func (p *pages) figures(c *fiber.Ctx) error {
 	}
 	names := CellNames(p.cells)
 	row := func(f Figures, name string) figureRow {
-		r := figureRow{Key: f.Key, Name: name, Reports: f.Reports, Open: f.OpenBacklog,
+		r := figureRow{Key: f.Key, Name: name, Reports: f.Reports, Open: f.OpenBacklog, Urged: f.Urged,
 			InTime: strconv.Itoa(int(math.Round(f.AckedInTimeShare*100))) + "%", MedianAck: "—", MedianDecide: "—"}
 		if f.MedianAckSeconds > 0 {
 			r.MedianAck = durText(l, time.Duration(f.MedianAckSeconds*float64(time.Second)))

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
@@ -32,13 +31,14 @@ type reportFormPage struct {
 	MaxDescription int
 	MaxAddress     int
 	MaxPhotos      int
+	Tiles          *formTiles // the street map for the manual position; nil: the grid
 }
 
 func (p *pages) showReportForm(c *fiber.Ctx, status int, f web.FormState, key string) error {
 	l := p.k.Lang(c)
 	cells := p.cells.Cells()
 	data := reportFormPage{FormState: f, Key: key, Categories: p.categoryChoices(l, f.Values["category"]),
-		MaxDescription: MaxDescription, MaxAddress: MaxAddress, MaxPhotos: MaxPhotos}
+		MaxDescription: MaxDescription, MaxAddress: MaxAddress, MaxPhotos: MaxPhotos, Tiles: newFormTiles(p.tiles, cells)}
 	if len(cells) <= maxPickerCells {
 		data.Map = grid.NewPickMap(cells, false, 0, 0)
 	}
@@ -119,7 +119,7 @@ func (p *pages) myReports(c *fiber.Ctx) error {
 
 // reportList is the rows of a list of reports (mine, escalations).
 func (p *pages) reportList(l web.Lang, rs []Report) reportListPage {
-	names, now := CellNames(p.cells), time.Now()
+	names, now := CellNames(p.cells), p.svc.now()
 	var data reportListPage
 	for _, r := range rs {
 		data.Rows = append(data.Rows, p.reportRow(l, names, r, now))
@@ -132,21 +132,28 @@ func (p *pages) reportList(l web.Lang, rs []Report) reportListPage {
 // reportViewPage is one report with its timeline and, for its officers, the
 // action forms.
 type reportViewPage struct {
-	ID, Category, Status, StatusLabel, Cell, Created string
-	Description, Address                             string
-	Lat, Lng, Source                                 string
-	Severity                                         string
-	RejectReason                                     string
-	Due, DueKind                                     string
-	Overdue, Escalated, NearBorder                   bool
-	AckPromise                                       string
-	DuplicateOf, DuplicateState                      string
-	Seq                                              int
-	Photos                                           []photoLink
-	After                                            *photoLink
-	Timeline                                         []timelineRow
-	Map                                              grid.PickMap
-	Own                                              bool
+	ID, Ticket, Category, Status, StatusLabel, Cell string
+	Created                                         string
+	Description, Address                            string
+	Lat, Lng, Source                                string
+	Severity                                        string
+	RejectReason                                    string
+	Due, DueKind                                    string
+	Overdue, Escalated, NearBorder                  bool
+	Promise                                         string // the reporter's (promiseText)
+	PromiseMissed                                   bool
+	DuplicateOf, DuplicateState                     string
+	// DuplicateTicket names the report this one repeats, for whoever may
+	// be shown it (Access.LinkedDuplicate); DuplicateOther, for a rider
+	// who may not, says only that it was reported already.
+	DuplicateTicket string
+	DuplicateOther  bool
+	Seq             int
+	Photos          []photoLink
+	After           *photoLink
+	Timeline        []timelineRow
+	Map             grid.PickMap
+	Own             bool
 
 	// Action forms, for those who may act in the report's cell.
 	CanAct     bool
@@ -158,6 +165,9 @@ type reportViewPage struct {
 	ActError  string
 	ActAction string
 	ActNote   string
+
+	// The reporter's message form and urge button (pages_thread.go).
+	threadView
 }
 
 type photoLink struct{ Thumb, Full, Alt string }
@@ -166,11 +176,13 @@ type photoLink struct{ Thumb, Full, Alt string }
 // who: riders see it.
 type timelineRow struct {
 	Action, Label, When, Role, Cell, Note, Reason, Severity, StatusLabel string
+	Photos                                                               []photoLink // a message's
 }
 
-// visibleReport loads the report of the route if the caller may see it
-// (Access.CanSee, the rule the API follows too). Others get the 404 page,
-// so report ids reveal nothing.
+// visibleReport loads the report of the route, by id or ticket number, if
+// the caller may see it (Access.CanSee, the rule the API follows too).
+// Others get the 404 page, so neither reveals anything; a ticket number
+// that cannot be one is told so.
 func (p *pages) visibleReport(c *fiber.Ctx) (Report, error) {
 	l := p.k.Lang(c)
 	ctx := c.UserContext()
@@ -178,6 +190,10 @@ func (p *pages) visibleReport(c *fiber.Ctx) (Report, error) {
 	r, err := p.svc.Get(ctx, strings.Clone(c.Params("id")))
 	if errors.Is(err, ErrNotFound) {
 		return Report{}, notFound
+	}
+	if isValidation(err) {
+		status, _, msg, _ := pageProblem(l, err, nil)
+		return Report{}, fiber.NewError(status, msg)
 	}
 	if err != nil {
 		return Report{}, err
@@ -194,7 +210,8 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 	tz := p.k.Zone()
 	names := CellNames(p.cells)
 	me, _ := policy.PrincipalFrom(ctx)
-	v := reportViewPage{ID: r.ID, Category: p.categoryName(l, r.Category), Status: string(r.Status), StatusLabel: StatusLabel(l, r.Status),
+	now := p.svc.now()
+	v := reportViewPage{ID: r.ID, Ticket: r.Ticket, Category: p.categoryName(l, r.Category), Status: string(r.Status), StatusLabel: StatusLabel(l, r.Status),
 		Cell: CellLabel(l, names, r.Cell), Created: p.k.When(r.CreatedAt),
 		Description: r.Description, Address: r.Address, Seq: r.Seq, Own: me.UserID == r.ReporterID,
 		Lat: strconv.FormatFloat(r.Lat, 'f', 6, 64), Lng: strconv.FormatFloat(r.Lng, 'f', 6, 64),
@@ -207,14 +224,24 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 		v.RejectReason = l.T("reason." + r.RejectReason)
 	}
 	if r.Status.Open() {
-		v.Due, v.Overdue = dueText(l, r.NextDue, time.Now())
-	}
-	if v.Own && r.Status == StatusSubmitted {
-		due, layout := r.AckDue.In(tz), "15:04"
-		if due.Format("2006-01-02") != time.Now().In(tz).Format("2006-01-02") {
-			layout = "01-02 15:04"
+		v.Due, v.Overdue = dueText(l, r.NextDue, now)
+		if v.Overdue {
+			// Since when, as the rider's page says it.
+			v.Due = l.T("due.over_since", durText(l, now.Sub(r.NextDue)), p.clock(r.NextDue, now))
 		}
-		v.AckPromise = l.T("report.ack_promise", due.Format(layout))
+	}
+	if v.Own {
+		v.Promise, v.PromiseMissed = p.promiseText(l, r, now)
+	}
+	dup, shown, linked, err := p.access.LinkedDuplicate(ctx, p.svc, r)
+	if err != nil {
+		return v, err
+	}
+	switch {
+	case linked && shown:
+		v.DuplicateTicket = dup.Ticket
+	case linked:
+		v.DuplicateOf, v.DuplicateOther = "", true
 	}
 	for i := range r.Photos {
 		n := strconv.Itoa(i + 1)
@@ -231,7 +258,7 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 	}
 	for _, e := range entries {
 		row := timelineRow{Action: string(e.Action), Label: actionLabel(l, e.Action), When: e.At.In(tz).Format("2006-01-02 15:04:05"),
-			Role: l.T("role." + e.ActorRole), Note: e.Note, StatusLabel: StatusLabel(l, e.After.Status)}
+			Role: l.T(ActorLabel(e, v.Own)), Note: e.Note, StatusLabel: StatusLabel(l, e.After.Status)}
 		if e.Cell != "" {
 			row.Cell = CellLabel(l, names, e.Cell)
 		}
@@ -240,9 +267,12 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 			row.Reason = l.T("reason." + e.Reason)
 		case ActVerify:
 			row.Severity = l.T("severity." + strconv.Itoa(e.After.Severity))
+		case ActMessage, ActUrge:
+			threadRow(l, r, e, &row)
 		}
 		v.Timeline = append(v.Timeline, row)
 	}
+	p.fillThread(c, &v, r, entries)
 	// A small map of the report's cell and its neighbours, with the place.
 	if r.Cell != "" {
 		if home, err := p.cells.Cell(r.Cell); err == nil {

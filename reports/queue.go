@@ -104,6 +104,7 @@ type Figures struct {
 	MedianAckSeconds float64 `json:"median_ack_seconds"`
 	MedianDecideSecs float64 `json:"median_decide_seconds"`
 	OpenBacklog      int     `json:"open_backlog"`
+	Urged            int     `json:"urged" doc:"urges (催办) by reporters after a missed deadline, on the days of the range"`
 }
 
 // ComputeFigures computes figures per cell and per officer within scope,

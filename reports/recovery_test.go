@@ -127,6 +127,10 @@ func (c *crashRig) checkVisible(t *testing.T, rider, id, stoppedAt string) repor
 	if r.Status != reports.StatusSubmitted || r.Seq != 1 || r.Cell != "T-0001" || r.OfficerID != "o1" {
 		t.Errorf("report state = %s seq %d cell %s officer %s", r.Status, r.Seq, r.Cell, r.OfficerID)
 	}
+	// Its ticket leads back to it, whoever stored it.
+	if byTicket, err := c.f.svc.Get(ctx, r.Ticket); err != nil || byTicket.ID != id {
+		t.Errorf("ticket %q finds %q, %v; want report %s", r.Ticket, byTicket.ID, err, id)
+	}
 	tl, err := c.f.svc.Timeline(ctx, id, 0)
 	if err != nil || len(tl) != 1 || tl[0].Action != reports.ActSubmit || tl[0].After.Status != reports.StatusSubmitted {
 		t.Errorf("timeline = %+v, %v; want the one submit entry", tl, err)
@@ -180,7 +184,7 @@ func (c *crashRig) checkVisible(t *testing.T, rider, id, stoppedAt string) repor
 func TestSubmissionStoppedBetweenWrites(t *testing.T) {
 	rig := &crashRig{f: newFixture(t), rec: &recorder{}}
 	points := rig.points(t)
-	for _, want := range []string{"pending", "photos", "report", "entry", "open", "delivered:reporter_list", "delivered:feed"} {
+	for _, want := range []string{"pending", "photos", "ticket", "report", "entry", "open", "delivered:reporter_list", "delivered:feed"} {
 		if !slices.Contains(points, want) {
 			t.Fatalf("a submission passes %v; %s is missing", points, want)
 		}
@@ -189,7 +193,7 @@ func TestSubmissionStoppedBetweenWrites(t *testing.T) {
 	for _, point := range points {
 		// Before the report is stored nothing is visible to repair: the
 		// retry stores it.
-		invisible := point == "pending" || point == "photos"
+		invisible := point == "pending" || point == "photos" || point == "ticket"
 
 		t.Run("retry after "+point, func(t *testing.T) {
 			rider := "rider-retry-" + point

@@ -51,6 +51,9 @@ const (
 	ActEscalateAck      Action = "escalate_ack"     // by the SLA worker: not acknowledged in time
 	ActEscalateDecision Action = "escalate_decide"  // by the SLA worker: not verified or rejected in time
 	ActPhotoUnreadable  Action = "photo_unreadable" // by the service: a photo's pixels are damaged (State.UnreadablePhotos)
+	ActAskMore          Action = "ask_more"         // the officer asks the reporter for more (补充材料): Note says what
+	ActMessage          Action = "message"          // by the reporter: text and 0–3 photos (messages_thread.go)
+	ActUrge             Action = "urge"             // by the reporter, once a deadline has passed (催办, urge.go)
 )
 
 // Actor roles as the timeline shows them.
@@ -79,7 +82,7 @@ const (
 )
 
 // ManualActions are the actions people take (the rest are the system's).
-var ManualActions = []Action{ActAcknowledge, ActVerify, ActReject, ActHandover, ActStart, ActResolve, ActReopen, ActConfirmDuplicate, ActUnlinkDuplicate}
+var ManualActions = []Action{ActAcknowledge, ActVerify, ActReject, ActHandover, ActStart, ActResolve, ActReopen, ActConfirmDuplicate, ActUnlinkDuplicate, ActAskMore}
 
 // transitions says from which statuses an action may be taken, and the
 // status it leads to ("" = unchanged).
@@ -97,6 +100,10 @@ var transitions = map[Action]struct {
 	ActReopen:           {[]Status{StatusResolved, StatusRejected}, StatusAcknowledged},
 	ActConfirmDuplicate: {[]Status{StatusSubmitted, StatusAcknowledged, StatusVerified, StatusInProgress}, ""},
 	ActUnlinkDuplicate:  {[]Status{StatusSubmitted, StatusAcknowledged, StatusVerified, StatusInProgress}, ""},
+	// Asking for more needs the report acknowledged first, so that asking
+	// never stands in for the 10-minute acknowledgement; it stays open
+	// until the report is closed.
+	ActAskMore: {[]Status{StatusAcknowledged, StatusVerified, StatusInProgress}, ""},
 }
 
 // Allowed lists the actions people may take on a report in status s.
@@ -145,7 +152,11 @@ type Photo struct {
 // Report is one reported problem. Status, Cell, Officer and the rest are a
 // projection of the timeline's last entry.
 type Report struct {
-	ID             string    `bson:"_id" json:"id"`
+	ID string `bson:"_id" json:"id"`
+	// Ticket is the number people read aloud and type (tickets.go), set
+	// when the report is stored and never changed; empty only for a report
+	// stored before tickets existed and not yet numbered (MigrateTickets).
+	Ticket         string    `bson:"ticket" json:"ticket" doc:"ticket number (工单号): the Beijing day and its number, e.g. 20261129-0042; accepted wherever a report id is"`
 	ReporterID     string    `bson:"reporter_id" json:"-"`
 	Category       string    `bson:"category" json:"category"`
 	Description    string    `bson:"description" json:"description"`
@@ -207,6 +218,12 @@ type Entry struct {
 	At        time.Time `bson:"at" json:"at"`
 	Published bool      `bson:"published" json:"-"`
 	After     State     `bson:"after" json:"-"`
+	// Photos are a reporter's message's photos (ActMessage), served by
+	// GET /api/v1/reports/{id}/messages/{seq}/photos/{n}.
+	Photos []Photo `bson:"photos,omitempty" json:"photos,omitempty"`
+	// Key is what makes the entry once: a message's Idempotency-Key
+	// claim, an urge's deadline (claims.go). Never shown.
+	Key string `bson:"key,omitempty" json:"-"`
 }
 
 // Errors.

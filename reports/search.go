@@ -22,7 +22,7 @@ const (
 // SearchFilter selects reports for Search. Every filter that is set must
 // match.
 type SearchFilter struct {
-	IDs        []string  // only these reports; empty: any report
+	IDs        []string  // only these reports, by id or ticket number; empty: any report
 	Categories []string  // category codes; empty: any
 	From, To   time.Time // created between From and To, both included; a zero bound is open
 	Statuses   []Status  // empty: any
@@ -34,6 +34,7 @@ type SearchFilter struct {
 // idempotency key and no photo: Search does not even load those.
 type Summary struct {
 	ID           string
+	Ticket       string // the ticket number; empty for a report not yet numbered (MigrateTickets)
 	Category     string
 	Description  string
 	Address      string
@@ -49,7 +50,7 @@ type Summary struct {
 
 // Summary is the public part of r.
 func (r Report) Summary() Summary {
-	return Summary{ID: r.ID, Category: r.Category, Description: r.Description, Address: r.Address, Lat: r.Lat, Lng: r.Lng,
+	return Summary{ID: r.ID, Ticket: r.Ticket, Category: r.Category, Description: r.Description, Address: r.Address, Lat: r.Lat, Lng: r.Lng,
 		Status: r.Status, Cell: r.Cell, RejectReason: r.RejectReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		AckDue: r.AckDue, DecideDue: r.DecideDue}
 }
@@ -57,7 +58,7 @@ func (r Report) Summary() Summary {
 // summaryFields is the projection of a Summary: the private fields of a
 // report never leave the store for a search.
 var summaryFields = bson.D{
-	{Key: "_id", Value: 1}, {Key: "category", Value: 1}, {Key: "description", Value: 1}, {Key: "address", Value: 1},
+	{Key: "_id", Value: 1}, {Key: "ticket", Value: 1}, {Key: "category", Value: 1}, {Key: "description", Value: 1}, {Key: "address", Value: 1},
 	{Key: "lat", Value: 1}, {Key: "lng", Value: 1}, {Key: "status", Value: 1}, {Key: "cell", Value: 1},
 	{Key: "reject_reason", Value: 1}, {Key: "created_at", Value: 1}, {Key: "updated_at", Value: 1},
 	{Key: "ack_due", Value: 1}, {Key: "decide_due", Value: 1},
@@ -157,23 +158,39 @@ func (s *Service) scan(ctx context.Context, f SearchFilter, limit int) ([]Report
 
 // searchIDs reads each report by _id, rather than one query with $in: the
 // embedded store answers only _id equality from an index, and at most
-// MaxSearchIDs lookups are cheaper than reading every report.
+// MaxSearchIDs lookups are cheaper than reading every report. A ticket
+// number is read by its _id first; one that is not a ticket's (malformed,
+// unclaimed, or the gap of an attempt that lost) is left out, as an unknown
+// id is.
 func (s *Service) searchIDs(ctx context.Context, f SearchFilter) ([]Report, error) {
 	var out []Report
 	seen := make(map[string]bool, len(f.IDs))
-	for _, id := range f.IDs {
-		if seen[id] || len(id) > 64 {
+	for _, ref := range f.IDs {
+		if len(ref) > 64 {
 			continue
 		}
-		seen[id] = true
+		id, ticket, err := s.resolve(ctx, ref)
+		if errors.Is(err, ErrNotFound) || isValidation(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("search reports: %w", err)
+		}
+		if seen[id] {
+			continue
+		}
 		var r Report
-		err := s.store.reports.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(summaryFields)).Decode(&r)
+		err = s.store.reports.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(summaryFields)).Decode(&r)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("search reports: load report %s: %w", id, err)
 		}
+		if ticket != "" && r.Ticket != ticket {
+			continue
+		}
+		seen[id] = true
 		if f.matches(r) {
 			out = append(out, r)
 		}
@@ -182,6 +199,11 @@ func (s *Service) searchIDs(ctx context.Context, f SearchFilter) ([]Report, erro
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
 	})
 	return out, nil
+}
+
+func isValidation(err error) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve)
 }
 
 // matches applies the filters other than IDs, as the query of searchAll does.

@@ -49,7 +49,8 @@ type Event struct {
 	ID         string
 	Action     Action
 	ReportID   string
-	ReportSeq  int // the report's timeline entry this event is
+	Ticket     string // the report's ticket number, for what consumers show
+	ReportSeq  int    // the report's timeline entry this event is
 	ReporterID string
 	Category   string
 	Status     Status
@@ -139,6 +140,7 @@ var ErrUnavailable = errors.New("the service is briefly unavailable; your report
 // Service runs reports.
 type Service struct {
 	store     *store
+	tickets   *tickets
 	blobs     *storage.Blobs
 	grid      Grid
 	accounts  Accounts
@@ -204,7 +206,7 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 	if cfg.SubmitWriters > 0 {
 		writers = make(chan struct{}, cfg.SubmitWriters)
 	}
-	return &Service{submitWriters: writers, store: st, blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
+	return &Service{submitWriters: writers, store: st, tickets: newTickets(db), blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
 		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2),
 		thumbSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), stopping: make(chan struct{})}
 }
@@ -375,15 +377,19 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	//     photos of an attempt that never stored its report are found and
 	//     removed (Repair);
 	//  2. the photos: a report never exists without them;
-	//  3. the report, under an _id derived from the rider and the key: of
-	//     racing copies one wins;
-	//  4. its first timeline entry, which follows from the report alone, so
+	//  3. its ticket number, claimed by a unique insert (tickets.go); a
+	//     number claimed here stays a gap if this attempt then loses the
+	//     race for the report or stops before storing it;
+	//  4. the report, under an _id derived from the rider and the key, with
+	//     its ticket: of racing copies one wins, and a retry or the losing
+	//     copy answers the winner's report, ticket and all;
+	//  5. its first timeline entry, which follows from the report alone, so
 	//     whoever finds the report without it (the retry, Repair, the first
 	//     action on the report) writes the same entry;
-	//  5. the open set, the reporter's list and the consumers (publish),
+	//  6. the open set, the reporter's list and the consumers (publish),
 	//     until the entry is marked published; Repair redelivers what is
 	//     not;
-	//  6. the pending note is removed, once the photos have their
+	//  7. the pending note is removed, once the photos have their
 	//     thumbnails: those of upright JPEGs are made after the answer
 	//     (thumbs.go), and Repair makes them if this instance stops first.
 	nonce := randomHex(6)
@@ -414,6 +420,16 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	}
 	r.Photos = photos
 	s.at("photos")
+	// The attempt's note names it: a source no other attempt claims under,
+	// so each attempt gets a number of its own and the report keeps the
+	// one it was stored with.
+	ticket, err := s.tickets.claim(ctx, note.ID, id, r.CreatedAt)
+	if err != nil {
+		s.abandon(ctx, note)
+		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	r.Ticket = ticket
+	s.at("ticket")
 	if err := s.store.insertReport(ctx, r); err != nil {
 		s.abandon(ctx, note)
 		if errors.Is(err, errDuplicate) {
@@ -717,12 +733,21 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Get returns a report, or ErrNotFound.
-func (s *Service) Get(ctx context.Context, id string) (Report, error) {
-	if len(id) > 64 {
+// Get returns a report by its id or its ticket number (ParseTicket).
+// Errors: ErrNotFound, *ValidationError for something written like a
+// ticket number that cannot be one, ErrUnavailable.
+func (s *Service) Get(ctx context.Context, ref string) (Report, error) {
+	if len(ref) > 64 {
 		return Report{}, ErrNotFound
 	}
-	return s.store.report(ctx, id)
+	t, ok, err := ParseTicket(ref)
+	if err != nil {
+		return Report{}, err
+	}
+	if ok {
+		return s.ByTicket(ctx, t)
+	}
+	return s.store.report(ctx, ref)
 }
 
 // Timeline returns the report's entries after seq afterSeq, oldest first.

@@ -196,6 +196,29 @@ type Options struct {
 	// TrustProxy makes the client address come from X-Forwarded-For, for a
 	// deployment behind a reverse proxy.
 	TrustProxy bool
+	// ImgSrc are further origins pages may show images from (a street
+	// map's tile server, "https://*.tianditu.gov.cn"); none by default.
+	ImgSrc []string
+}
+
+// contentSecurityPolicy is the pages' policy: everything from this server
+// only, images also from the origins in imgSrc. An origin that could
+// change the policy's meaning (a space, a semicolon, a quote) is left out.
+// With other origins, the embedder policy becomes "credentialless": under
+// helmet's "require-corp" a browser drops every image from a server that
+// does not send Cross-Origin-Resource-Policy, as tile servers do not;
+// credentialless loads them, without cookies, and keeps the isolation.
+func contentSecurityPolicy(imgSrc []string) (csp, coep string) {
+	img := "'self' data: blob:"
+	coep = "require-corp"
+	for _, o := range imgSrc {
+		if o == "" || strings.ContainsAny(o, " \t\r\n;,'\"") {
+			continue
+		}
+		img += " " + o
+		coep = "credentialless"
+	}
+	return "default-src 'self'; img-src " + img + "; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'", coep
 }
 
 // NewServer builds the application with its middleware and operations
@@ -224,9 +247,11 @@ func NewServer(o Options) *Server {
 
 	app.Use(recover.New())
 	app.Use(requestid.New())
+	csp, coep := contentSecurityPolicy(o.ImgSrc)
 	app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-		ReferrerPolicy:        "same-origin",
+		ContentSecurityPolicy:     csp,
+		CrossOriginEmbedderPolicy: coep,
+		ReferrerPolicy:            "same-origin",
 		// HSTS only matters over TLS, which a proxy in front terminates.
 		HSTSMaxAge: 31536000,
 	}))

@@ -238,11 +238,17 @@ func TestBrowserAdminAssignsOfficer(t *testing.T) {
 		t.Errorf("%d cells drawn as unassigned, want 4", len(unassigned))
 	}
 
-	// Assign the officer as primary of T-02.
-	b.do("choose the primary officer",
-		chromedp.SetValue(chromedp.CSS(`#assign-T-02 select[name="primary_id"]`), officer.ID))
-	if st := b.load("assign", chromedp.Click(chromedp.CSS(`#assign-T-02 button[type="submit"]`))); st != http.StatusOK {
+	// Assign the officer as primary of T-02 and T-03 in one submission of
+	// the bulk form: tick the cells, choose in the bar, press assign.
+	b.do("tick T-02 and T-03 and choose the primary officer",
+		chromedp.Click(chromedp.CSS(`label[for="pick-T-02"]`)),
+		chromedp.Click(chromedp.CSS(`label[for="pick-T-03"]`)),
+		chromedp.SetValue(chromedp.CSS(`#bulk-primary`), officer.ID))
+	if st := b.load("assign", chromedp.Click(chromedp.CSS(`#bulk-assign .bulk-bar button[type="submit"]`))); st != http.StatusOK {
 		t.Fatalf("assign: status %d", st)
+	}
+	if got := b.text(".flash"); !strings.Contains(got, "2") || !strings.Contains(got, "王网格") {
+		t.Errorf("after the assignment the page says %q", got)
 	}
 	if got := b.text("#cell-T-02 .primary"); got != "王网格" {
 		t.Errorf("T-02's primary officer shows as %q, want 王网格", got)
@@ -254,17 +260,23 @@ func TestBrowserAdminAssignsOfficer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(unassigned) != 3 {
-		t.Errorf("%d cells drawn as unassigned after the assignment, want 3", len(unassigned))
+	if got := b.text("#cell-T-03 .primary"); got != "王网格" {
+		t.Errorf("T-03's primary officer shows as %q, want 王网格", got)
 	}
-	stored := false
+	if len(unassigned) != 2 {
+		t.Errorf("%d cells drawn as unassigned after the assignment, want 2", len(unassigned))
+	}
+	stored := 0
 	for _, c := range e.grid.Cells() {
-		if c.Code == "T-02" {
-			stored = c.Assignment.Primary != nil && c.Assignment.Primary.ID == officer.ID
+		if c.Assignment.Primary != nil && c.Assignment.Primary.ID == officer.ID {
+			stored++
+			if c.Code != "T-02" && c.Code != "T-03" {
+				t.Errorf("%s was assigned although it was not ticked", c.Code)
+			}
 		}
 	}
-	if !stored {
-		t.Errorf("the grid service does not have the officer as T-02's primary: %+v", e.grid.Cells())
+	if stored != 2 {
+		t.Errorf("the grid service has the officer as primary of %d cells, want T-02 and T-03: %+v", stored, e.grid.Cells())
 	}
 
 	b.screenshot("grid-desktop.png")

@@ -3,7 +3,11 @@
    browser before upload (riders pay for data), the position comes from the
    phone, and the report goes to the API with one Idempotency-Key that is
    kept, with what is sent, in sessionStorage until the server answers, so a
-   weak network or a reload never files it twice. */
+   weak network or a reload never files it twice. What the rider has typed
+   and the photos they chose are kept as a draft (localStorage and
+   IndexedDB, per account) until the report is saved, so closing the tab
+   loses nothing. Once saved, the form leaves the history: Back shows the
+   report, never the form again with its button to send. */
 (function () {
   'use strict';
 
@@ -16,10 +20,13 @@
   var KEEP_BYTES = 400 * 1024;  // a small enough JPEG goes as it is
   var SERVER_LIMIT = 10 << 20;  // the server's per-photo limit
   var PENDING = 'nx.report.pending';
+  var DONE = 'nx.report.done';        // the report just saved, for Back
+  var user = form.getAttribute('data-user') || 'anonymous';
+  var DRAFT = 'nx.report.draft.' + user; // per account: two riders may share a phone
   var maxPhotos = parseInt(form.getAttribute('data-max-photos'), 10) || 3;
 
   var $ = function (id) { return document.getElementById(id); };
-  var input = $('photos');
+  var inputs = [$('photos'), $('gallery')].filter(Boolean);
   var previews = $('previews');
   var errorBox = $('report-error');
   var statusLine = $('send-status');
@@ -32,8 +39,9 @@
   var manual = $('manual');
   var desc = $('description');
   var counter = $('description-count');
-  var map = $('pick-map');
-  var marker = $('pick-marker');
+  var address = $('address');
+  var manualPick = $('manual-pick');
+  var draftNote = $('draft-note');
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
 
   // msg returns a message from the form's data-msg-* attributes, with
@@ -52,10 +60,57 @@
 
   var photos = []; // {blob, original, hasGPS, url, decoded}
 
-  function showError(text) {
+  // showError puts text in the summary at the top (role="alert", read out
+  // by screen readers); with a field, also next to that field, where it
+  // goes away as soon as the field is fixed.
+  function showError(text, field) {
     errorBox.textContent = text;
     errorBox.hidden = !text;
-    if (text) { errorBox.scrollIntoView({ block: 'center', behavior: 'smooth' }); }
+    errorBox.removeAttribute('data-field');
+    if (text && field) {
+      errorBox.setAttribute('data-field', field);
+      fieldError(field, text);
+    }
+    var at = field ? fieldBox(field) : errorBox;
+    if (text && at) { at.scrollIntoView({ block: 'center', behavior: 'smooth' }); }
+  }
+
+  // The fields an error may be next to: its message, and the controls it
+  // marks invalid.
+  var fieldControls = {
+    photos: ['photos', 'gallery'], category: ['category-field'], location: ['lat', 'lng'],
+    lat: ['lat', 'lng'], description: ['description'], address: ['address']
+  };
+
+  function fieldBox(field) {
+    return field === 'photos' ? $('photos-field') : field === 'category' ? $('category-field') : $(field + '-error');
+  }
+
+  function fieldError(field, text) {
+    var box = $(field + '-error');
+    if (!box) { return; }
+    box.textContent = text;
+    box.hidden = !text;
+    (fieldControls[field] || []).forEach(function (id) {
+      var el = $(id);
+      if (!el) { return; }
+      if (text) { el.setAttribute('aria-invalid', 'true'); } else { el.removeAttribute('aria-invalid'); }
+    });
+    if (field === 'photos') { $('photos-field').classList.toggle('invalid', !!text); }
+  }
+
+  // fixed clears the errors of fields that are now right, and the summary
+  // when it was about one of them (or all are gone).
+  function fixed() {
+    var fields = Array.prototype.slice.call(arguments);
+    fields.forEach(function (f) { fieldError(f, ''); });
+    var about = errorBox.getAttribute('data-field');
+    var left = Object.keys(fieldControls).some(function (f) { var b = $(f + '-error'); return b && !b.hidden; });
+    if ((about && fields.indexOf(about) >= 0) || (errorBox.textContent === msg('fix-fields') && !left)) {
+      errorBox.textContent = '';
+      errorBox.hidden = true;
+      errorBox.removeAttribute('data-field');
+    }
   }
 
   function decode(file) {
@@ -156,6 +211,7 @@
       previews.appendChild(li);
     });
     form.classList.toggle('full', photos.length >= maxPhotos);
+    if (photos.length) { fixed('photos'); }
   }
 
   previews.addEventListener('click', function (e) {
@@ -164,24 +220,31 @@
     var p = photos.splice(parseInt(b.getAttribute('data-index'), 10), 1)[0];
     if (p && p.url) { URL.revokeObjectURL(p.url); }
     renderPreviews();
+    savePhotos();
   });
 
-  input.addEventListener('change', function () {
+  // The camera and the gallery feed one list.
+  function added(input) {
     var files = Array.prototype.slice.call(input.files || []);
     input.value = ''; // so the same photo can be picked again after removing it
     if (!files.length) { return; }
-    showError('');
     var room = maxPhotos - photos.length;
     if (files.length > room) {
-      showError(msg('too-many', { n: maxPhotos }));
+      showError(msg('too-many', { n: maxPhotos }), 'photos');
       files = files.slice(0, Math.max(0, room));
+    } else {
+      fixed('photos');
     }
     statusLine.textContent = msg('preparing');
     Promise.all(files.map(prepare)).then(function (ps) {
       photos = photos.concat(ps).slice(0, maxPhotos);
       statusLine.textContent = '';
       renderPreviews();
+      savePhotos();
     });
+  }
+  inputs.forEach(function (input) {
+    input.addEventListener('change', function () { added(input); });
   });
 
   /* Description counter */
@@ -195,29 +258,41 @@
 
   /* Position: the phone's, else the photo's GPS, else picked by hand */
 
+  var manualTouched = false;
+
+  // The map to pick on: the street map with its pin, or the grid drawing.
+  var picker = window.nxPickMap ? window.nxPickMap.create(function (la, ln) {
+    manualTouched = true;
+    setPosition(la, ln, true);
+    geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
+    geoStatus.className = 'geo-status';
+  }) : null;
+  if (picker && manualPick) {
+    manualPick.addEventListener('toggle', function () { if (manualPick.open) { picker.opened(); } });
+    if (manualPick.open) { picker.opened(); }
+  }
+
+  function openManual() {
+    if (manualPick && !manualPick.open) { manualPick.open = true; } // its toggle event tells the map
+  }
+
   function setPosition(la, ln, byHand) {
     lat.value = la.toFixed(6);
     lng.value = ln.toFixed(6);
     manual.value = byHand ? 'true' : 'false';
     placeMarker();
+    fixed('location', 'lat');
+    saveDraft();
   }
 
   function placeMarker() {
-    if (!map || !marker) { return; }
-    var la = parseFloat(lat.value), ln = parseFloat(lng.value);
-    if (isNaN(la) || isNaN(ln)) { marker.setAttribute('visibility', 'hidden'); return; }
-    var d = map.dataset;
-    var x = +d.margin + (ln - d.lon0) * d.kx;
-    var y = +d.margin + (d.lat0 - la) * d.ky;
-    marker.setAttribute('cx', x.toFixed(1));
-    marker.setAttribute('cy', y.toFixed(1));
-    marker.setAttribute('visibility', 'visible');
+    if (picker) { picker.show(parseFloat(lat.value), parseFloat(lng.value)); }
   }
 
   function locate() {
     if (!navigator.geolocation) {
       geoStatus.textContent = msg('no-geo');
-      $('manual-pick').open = true;
+      openManual();
       return;
     }
     geoStatus.textContent = msg('locating');
@@ -230,15 +305,15 @@
       if (!manualTouched) { lat.value = ''; lng.value = ''; manual.value = 'true'; placeMarker(); }
       geoStatus.textContent = msg('no-geo');
       geoStatus.className = 'geo-status warn';
-      $('manual-pick').open = true;
+      openManual();
     }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
   }
 
-  var manualTouched = false;
   function typedByHand() {
     manualTouched = true;
     manual.value = 'true';
     placeMarker();
+    fixed('location', 'lat');
     if (lat.value && lng.value) {
       geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
       geoStatus.className = 'geo-status';
@@ -247,23 +322,146 @@
   lat.addEventListener('input', typedByHand);
   lng.addEventListener('input', typedByHand);
 
-  if (map && map.createSVGPoint) {
-    map.addEventListener('click', function (e) {
-      var ctm = map.getScreenCTM();
-      if (!ctm) { return; }
-      var pt = map.createSVGPoint();
-      pt.x = e.clientX;
-      pt.y = e.clientY;
-      var p = pt.matrixTransform(ctm.inverse());
-      var d = map.dataset;
-      var ln = +d.lon0 + (p.x - d.margin) / d.kx;
-      var la = +d.lat0 - (p.y - d.margin) / d.ky;
-      setPosition(la, ln, true);
-      manualTouched = true;
-      geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
-      geoStatus.className = 'geo-status';
+  form.addEventListener('change', function (e) {
+    if (e.target.name === 'category') { fixed('category'); }
+  });
+  desc.addEventListener('input', function () { fixed('description'); });
+  address.addEventListener('input', function () { fixed('address'); });
+
+  /* The draft: kept as the rider goes, per account, until the report is
+     saved or the rider discards it. Text in localStorage, photos as Blobs
+     in IndexedDB (too large for localStorage). Where storage is refused
+     (private mode, full), the form works as without a draft. */
+
+  var restoring = false;
+  var draftTimer = null;
+
+  function draftFields() {
+    return {
+      category: checked('category'), description: desc.value, address: address.value,
+      lat: lat.value, lng: lng.value, manual: manual.value, touched: manualTouched
+    };
+  }
+
+  function saveDraft() {
+    if (restoring || sending) { return; }
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(function () {
+      var f = draftFields();
+      try {
+        if (!f.category && !f.description && !f.address && !f.touched && !photos.length) {
+          localStorage.removeItem(DRAFT);
+        } else {
+          localStorage.setItem(DRAFT, JSON.stringify(f));
+        }
+      } catch (e) { /* no storage: no draft */ }
+    }, 250);
+  }
+  form.addEventListener('input', saveDraft);
+  form.addEventListener('change', saveDraft);
+
+  function photoDB() {
+    return new Promise(function (resolve, reject) {
+      if (!window.indexedDB) { reject(new Error('no IndexedDB')); return; }
+      var rq = indexedDB.open('nx-report-draft', 1);
+      rq.onupgradeneeded = function () { rq.result.createObjectStore('photos'); };
+      rq.onsuccess = function () { resolve(rq.result); };
+      rq.onerror = function () { reject(rq.error); };
     });
   }
+
+  function photoStore(mode, fn) {
+    return photoDB().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction('photos', mode);
+        var rq = fn(tx.objectStore('photos'));
+        tx.oncomplete = function () { db.close(); resolve(rq && rq.result); };
+        tx.onerror = tx.onabort = function () { db.close(); reject(tx.error); };
+      });
+    });
+  }
+
+  var photosSaved = Promise.resolve();
+  function savePhotos() {
+    if (restoring) { return photosSaved; }
+    saveDraft();
+    var keep = photos.map(function (p) {
+      // The original goes along only when it carries GPS the server may
+      // need; otherwise the shrunk photo is all that is sent.
+      return { blob: p.blob, original: p.hasGPS && p.original !== p.blob ? p.original : null, hasGPS: p.hasGPS, decoded: p.decoded, name: p.original && p.original.name || '' };
+    });
+    photosSaved = photosSaved.then(function () {
+      return photoStore('readwrite', function (st) { return keep.length ? st.put(keep, user) : st.delete(user); });
+    }).catch(function () { /* no storage: no draft photos */ });
+    return photosSaved;
+  }
+
+  function clearDraft() {
+    clearTimeout(draftTimer);
+    try { localStorage.removeItem(DRAFT); } catch (e) { /* no storage */ }
+    photosSaved = photosSaved.then(function () {
+      return photoStore('readwrite', function (st) { return st.delete(user); });
+    }).catch(function () { /* no storage */ });
+    return photosSaved;
+  }
+
+  function restoreDraft() {
+    var f = null;
+    try { f = JSON.parse(localStorage.getItem(DRAFT) || 'null'); } catch (e) { f = null; }
+    var stored = photoStore('readonly', function (st) { return st.get(user); }).catch(function () { return null; });
+    return stored.then(function (kept) {
+      if (!f && !(kept && kept.length)) { return false; }
+      restoring = true;
+      if (f) {
+        var radio = form.querySelector('input[name="category"][value="' + String(f.category || '').replace(/["\\]/g, '') + '"]');
+        if (radio) { radio.checked = true; }
+        desc.value = f.description || '';
+        address.value = f.address || '';
+        count();
+        if (f.lat && f.lng) {
+          lat.value = f.lat;
+          lng.value = f.lng;
+          manual.value = f.manual === 'false' ? 'false' : 'true';
+          // A place picked by hand stays; a position from the phone is
+          // looked for again, the rider may have moved.
+          manualTouched = manual.value === 'true' && !!f.touched;
+          placeMarker();
+          if (manualTouched) {
+            geoStatus.textContent = msg('manual', { lat: lat.value, lng: lng.value });
+            geoStatus.className = 'geo-status';
+          }
+        }
+      }
+      (kept || []).slice(0, maxPhotos).forEach(function (k) {
+        if (!k || !k.blob) { return; }
+        photos.push({ blob: k.blob, original: k.original || k.blob, hasGPS: !!k.hasGPS, url: k.decoded ? URL.createObjectURL(k.blob) : '', decoded: !!k.decoded });
+      });
+      renderPreviews();
+      restoring = false;
+      draftNote.hidden = false;
+      return true;
+    });
+  }
+
+  $('draft-discard').addEventListener('click', function () {
+    clearDraft();
+    photos.forEach(function (p) { if (p.url) { URL.revokeObjectURL(p.url); } });
+    photos = [];
+    renderPreviews();
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="category"]'), function (r) { r.checked = false; });
+    desc.value = '';
+    address.value = '';
+    count();
+    draftNote.hidden = true;
+    if (manualTouched) {
+      manualTouched = false;
+      lat.value = '';
+      lng.value = '';
+      manual.value = 'true';
+      placeMarker();
+      locate();
+    }
+  });
 
   /* Sending */
 
@@ -295,6 +493,7 @@
     });
     cancelBtn.hidden = !on;
     progress.hidden = !on;
+    $('draft-discard').disabled = on;
   }
 
   function toDataURL(blob) {
@@ -342,10 +541,20 @@
     e.preventDefault();
     if (sending) { return; }
     showError('');
-    if (!photos.length) { showError(msg('need-photo')); return; }
     var category = checked('category');
-    if (!category) { showError(msg('need-category')); return; }
-    var fields = { category: category, description: desc.value, address: $('address').value };
+    if (!photos.length || !category) {
+      // Every missing field at once, each next to its field.
+      if (!photos.length) { fieldError('photos', msg('need-photo')); }
+      if (!category) { fieldError('category', msg('need-category')); }
+      if (!photos.length && !category) {
+        showError(msg('fix-fields'));
+        $('photos-field').scrollIntoView({ block: 'center', behavior: 'smooth' });
+      } else {
+        showError(!photos.length ? msg('need-photo') : msg('need-category'), !photos.length ? 'photos' : 'category');
+      }
+      return;
+    }
+    var fields = { category: category, description: desc.value, address: address.value };
     if (lat.value.trim() || lng.value.trim()) {
       fields.lat = lat.value.trim();
       fields.lng = lng.value.trim();
@@ -409,7 +618,12 @@
       forget();
       progress.value = 100;
       statusLine.textContent = msg('saved');
-      window.location.assign('/reports/' + encodeURIComponent(body.id));
+      var to = '/reports/' + encodeURIComponent(body.id);
+      try { sessionStorage.setItem(DONE, to); } catch (e) { /* private mode */ }
+      // Replace, not assign: the form leaves the history, so Back from the
+      // report does not show it again, locked, with a button inviting a
+      // second report. The draft goes first: it is this report.
+      clearDraft().then(function () { window.location.replace(to); });
       return;
     }
     if (r.status === 0 || r.status >= 500 || r.status === 408 || r.status === 429) {
@@ -431,7 +645,15 @@
       return;
     }
     forget();
-    showError(msg('refused') + explain(body));
+    showError(msg('refused') + explain(body), fieldOf(body));
+  }
+
+  // fieldOf is the field a refusal is about, from its stable code.
+  function fieldOf(body) {
+    var code = (body && body.code) || '';
+    if (code.indexOf('photo.') === 0) { return 'photos'; }
+    var f = { 'invalid.photos': 'photos', 'invalid.category': 'category', 'invalid.location': 'location', 'invalid.lat': 'lat', 'invalid.lng': 'lat', 'invalid.description': 'description', 'invalid.address': 'address' }[code];
+    return f || '';
   }
 
   // explain puts a problem document into the page's language by its stable
@@ -475,7 +697,7 @@
     var radio = form.querySelector('input[name="category"][value="' + (f.category || '').replace(/"/g, '') + '"]');
     if (radio) { radio.checked = true; }
     desc.value = f.description || '';
-    $('address').value = f.address || '';
+    address.value = f.address || '';
     count();
     if (f.lat) { lat.value = f.lat; lng.value = f.lng; manual.value = f.manual; manualTouched = true; placeMarker(); }
     if (!kept.photos || !kept.key) {
@@ -493,7 +715,19 @@
     return true;
   }
 
+  /* Back to a form whose report was saved (a browser that kept the page in
+     its back-forward cache) goes to the report instead. */
+  window.addEventListener('pageshow', function (e) {
+    if (!e.persisted) { return; }
+    var to = null;
+    try { to = sessionStorage.getItem(DONE); } catch (err) { /* private mode */ }
+    if (to) { window.location.replace(to); }
+  });
+
   if (!resume()) {
-    locate();
+    try { sessionStorage.removeItem(DONE); } catch (e) { /* private mode */ }
+    restoreDraft().then(function (had) {
+      if (!(had && manualTouched)) { locate(); }
+    }, locate);
   }
 })();
