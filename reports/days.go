@@ -121,8 +121,7 @@ type DayIndex struct {
 	hints   storage.ChainHints
 	floorMu sync.Mutex // one lowering of the floor at a time in this instance
 
-	indexMu sync.Mutex
-	indexed bool
+	indexes storage.LazyIndexes
 
 	migrated atomic.Bool // Migrate has run here: searches may use the index
 
@@ -195,15 +194,9 @@ func (d *DayIndex) Publish(ctx context.Context, e Event) error {
 // built on a database without it would store a report twice without any
 // error: the index is what makes it once.
 func (d *DayIndex) ensureIndex(ctx context.Context) error {
-	d.indexMu.Lock()
-	defer d.indexMu.Unlock()
-	if d.indexed {
-		return nil
-	}
-	if err := storage.EnsureIndexes(ctx, d.db, DayIndexes()); err != nil {
+	if err := d.indexes.Ensure(ctx, d.db, DayIndexes()); err != nil {
 		return fmt.Errorf("day index: %w", err)
 	}
-	d.indexed = true
 	return nil
 }
 

@@ -31,7 +31,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -137,8 +136,7 @@ type tickets struct {
 	writers storage.KeyedLocks[struct{}]
 	hints   storage.ChainHints
 
-	indexMu sync.Mutex
-	indexed bool
+	indexes storage.LazyIndexes
 }
 
 func newTickets(db *mongo.Database) *tickets {
@@ -149,15 +147,9 @@ func newTickets(db *mongo.Database) *tickets {
 // application creates it at start (Indexes), but claims on a database
 // without it could number one report twice in the migration.
 func (t *tickets) ensureIndex(ctx context.Context) error {
-	t.indexMu.Lock()
-	defer t.indexMu.Unlock()
-	if t.indexed {
-		return nil
-	}
-	if err := storage.EnsureIndexes(ctx, t.db, ticketIndexes()); err != nil {
+	if err := t.indexes.Ensure(ctx, t.db, ticketIndexes()); err != nil {
 		return fmt.Errorf("ticket numbers: %w", err)
 	}
-	t.indexed = true
 	return nil
 }
 

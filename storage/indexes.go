@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -31,5 +32,28 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database, idx []Index) error {
 			return fmt.Errorf("create index %s.%s: %w", ix.Collection, ix.Name, err)
 		}
 	}
+	return nil
+}
+
+// LazyIndexes creates a set of indexes the first time a writer needs them,
+// for code that may run before the application's start has created them (a
+// migration, a consumer in a test); a failed attempt is tried again next
+// time. The zero value is ready to use.
+type LazyIndexes struct {
+	mu   sync.Mutex
+	done bool
+}
+
+// Ensure creates idx on db unless an earlier call has.
+func (l *LazyIndexes) Ensure(ctx context.Context, db *mongo.Database, idx []Index) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil
+	}
+	if err := EnsureIndexes(ctx, db, idx); err != nil {
+		return err
+	}
+	l.done = true
 	return nil
 }
