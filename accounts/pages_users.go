@@ -152,15 +152,8 @@ func (p *pages) setDisabled(c *fiber.Ctx) error {
 	}
 	me, _ := policy.PrincipalFrom(c.UserContext())
 	u, err := p.svc.SetDisabled(c.UserContext(), me.UserID, strings.Clone(c.Params("id")), disabled)
-	if errors.Is(err, ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, l.T("err.no_account"))
-	}
 	if err != nil {
-		status, ok := fail(c, &f, l, err, "")
-		if !ok {
-			return err
-		}
-		return p.showUsers(c, status, f)
+		return p.refuseOnUsers(c, l, f, err)
 	}
 	if disabled {
 		web.Flash(c, "flash.user_disabled", u.DisplayName)
@@ -178,15 +171,8 @@ func (p *pages) resetPassword(c *fiber.Ctx) error {
 	f := web.NewFormState()
 	me, _ := policy.PrincipalFrom(c.UserContext())
 	u, temp, err := p.svc.ResetPassword(c.UserContext(), me.UserID, strings.Clone(c.Params("id")), "")
-	if errors.Is(err, ErrNotFound) {
-		return fiber.NewError(fiber.StatusNotFound, l.T("err.no_account"))
-	}
 	if err != nil {
-		status, ok := fail(c, &f, l, err, "")
-		if !ok {
-			return err
-		}
-		return p.showUsers(c, status, f)
+		return p.refuseOnUsers(c, l, f, err)
 	}
 	data, err := p.usersPage(c, f)
 	if err != nil {
@@ -196,4 +182,17 @@ func (p *pages) resetPassword(c *fiber.Ctx) error {
 	// Not to be cached or kept: the page holds a password.
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return p.k.Render(c, fiber.StatusOK, web.PageArgs{Name: "users", Title: "users.title", Here: "/admin/users", Data: data})
+}
+
+// refuseOnUsers answers an action on one account that failed: 404 for an
+// unknown account, else the accounts page again with the reason.
+func (p *pages) refuseOnUsers(c *fiber.Ctx, l web.Lang, f web.FormState, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fiber.NewError(fiber.StatusNotFound, l.T("err.no_account"))
+	}
+	status, ok := fail(c, &f, l, err, "")
+	if !ok {
+		return err
+	}
+	return p.showUsers(c, status, f)
 }

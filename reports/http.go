@@ -15,6 +15,7 @@ import (
 
 	"github.com/nuanxin/nuanxin/policy"
 	"github.com/nuanxin/nuanxin/problem"
+	"github.com/nuanxin/nuanxin/storage"
 )
 
 // Permissions used by the reports routes. view and handle are checked again
@@ -339,6 +340,12 @@ func (h *handlers) photo(ctx context.Context, in *photoInput) (*huma.StreamRespo
 	if err != nil {
 		return nil, h.problem(err)
 	}
+	return photoStream(rc, info), nil
+}
+
+// photoStream sends a stored photo: to its viewers only, so privately
+// cached, and never sniffed into anything but an image.
+func photoStream(rc io.ReadCloser, info storage.ObjectInfo) *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		defer rc.Close()
 		ct := info.ContentType
@@ -351,7 +358,7 @@ func (h *handlers) photo(ctx context.Context, in *photoInput) (*huma.StreamRespo
 		hctx.SetHeader("Content-Disposition", "inline")
 		hctx.SetHeader("X-Content-Type-Options", "nosniff")
 		_, _ = io.Copy(hctx.BodyWriter(), rc)
-	}}, nil
+	}}
 }
 
 type actInput struct {

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"context"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -136,17 +135,5 @@ func (h *handlers) messagePhoto(ctx context.Context, in *messagePhotoInput) (*hu
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		defer rc.Close()
-		ct := info.ContentType
-		if ct != "image/png" {
-			ct = "image/jpeg"
-		}
-		hctx.SetHeader("Content-Type", ct)
-		hctx.SetHeader("Content-Length", strconv.FormatInt(info.Size, 10))
-		hctx.SetHeader("Cache-Control", "private, max-age=86400, immutable")
-		hctx.SetHeader("Content-Disposition", "inline")
-		hctx.SetHeader("X-Content-Type-Options", "nosniff")
-		_, _ = io.Copy(hctx.BodyWriter(), rc)
-	}}, nil
+	return photoStream(rc, info), nil
 }
