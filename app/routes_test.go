@@ -47,6 +47,7 @@ var allowedRoles = map[policy.Permission][]string{
 	"report:queue":       {"officer", "admin"},
 	"report:figures":     {"officer", "admin"},
 	"report:escalations": {"admin"},
+	"report:export":      {"admin"},
 	"report:message":     {"rider", "admin"},
 	"report:urge":        {"rider", "admin"},
 	"open311:read":       tableRoles,

@@ -95,6 +95,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		OperationID: "figures", Method: http.MethodGet, Path: "/api/v1/figures", Tags: []string{"officers"},
 		Summary: "Service figures per cell and per officer",
 	}, h.figures)
+	exportRoutes(api, gate, h)
 }
 
 type handlers struct {
