@@ -34,4 +34,16 @@ func TestExportOverHTTP(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("figures export: %d", resp.StatusCode)
 	}
+
+	// The figures page offers the download to admins only.
+	web := newWebUser(t, base)
+	web.logIn("admin", adminPassword)
+	if _, page := web.get("/figures"); !strings.Contains(page, `action="/api/v1/admin/export/reports.csv"`) {
+		t.Error("the admin's figures page has no CSV download")
+	}
+	off := newWebUser(t, base)
+	off.logIn("officer1", DemoPassword)
+	if _, page := off.get("/figures"); strings.Contains(page, "export/reports.csv") {
+		t.Error("an officer's figures page offers the admin's download")
+	}
 }

@@ -16,7 +16,7 @@ import (
 // The officers' queue, the escalations and the figures.
 
 type queuePage struct {
-	Rows       []reportRow
+	Rows       []queueRow
 	Counts     []statusCount
 	Statuses   []web.Choice
 	Categories []web.Choice
@@ -28,6 +28,40 @@ type queuePage struct {
 	Admin      bool
 	Filtered   bool
 	Links      []web.Link
+}
+
+// queueRow is a report in the queue: its list row with the first photo's
+// thumbnail and the first line of the description, so an officer can tell
+// reports apart without opening each.
+type queueRow struct {
+	reportRow
+	Thumb, ThumbAlt, Excerpt string
+}
+
+// excerptRunes is where a queue row cuts the description: about one line
+// on a phone.
+const excerptRunes = 60
+
+// excerpt is the first line of a description, cut at excerptRunes
+// characters (not bytes: most are Chinese) with "…".
+func excerpt(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + "…"
+	}
+	if r := []rune(s); len(r) > excerptRunes {
+		s = strings.TrimSpace(string(r[:excerptRunes])) + "…"
+	}
+	return s
+}
+
+func (p *pages) queueRow(l web.Lang, names map[string]string, r Report, now time.Time) queueRow {
+	row := queueRow{reportRow: p.reportRow(l, names, r, now), Excerpt: excerpt(r.Description)}
+	if len(r.Photos) > 0 {
+		row.Thumb = "/api/v1/reports/" + url.PathEscape(r.ID) + "/photos/1?thumb=true"
+		row.ThumbAlt = row.Category
+	}
+	return row
 }
 
 type statusCount struct {
@@ -56,7 +90,7 @@ func (p *pages) queue(c *fiber.Ctx) error {
 		Categories: p.categoryChoices(l, f.Category)}
 	data.Filtered = f.Status != "" || f.Cell != "" || f.Category != "" || f.Unassigned
 	for _, r := range q.Reports {
-		data.Rows = append(data.Rows, p.reportRow(l, names, r, now))
+		data.Rows = append(data.Rows, p.queueRow(l, names, r, now))
 	}
 	// Links keep the other filters.
 	link := func(status Status) string {
@@ -115,6 +149,9 @@ type figuresPage struct {
 	Periods  []statusCount
 	Cells    []figureRow
 	Officers []figureRow
+	// Export: the CSV download form, for admins, its days filled in.
+	CanExport         bool
+	ExportFrom, Today string
 }
 
 type figureRow struct {
@@ -145,7 +182,9 @@ func (p *pages) figures(c *fiber.Ctx) error {
 		}
 		return r
 	}
-	data := figuresPage{Days: days}
+	today := time.Now().In(beijing)
+	data := figuresPage{Days: days, CanExport: p.k.Can(c, PermExport),
+		ExportFrom: today.AddDate(0, 0, -days).Format(time.DateOnly), Today: today.Format(time.DateOnly)}
 	for _, d := range []int{7, 30, 90} {
 		data.Periods = append(data.Periods, statusCount{Label: l.T("fig.days", d), Href: "/figures?days=" + strconv.Itoa(d), Current: d == days})
 	}

@@ -155,9 +155,14 @@ type reportViewPage struct {
 	Map             grid.PickMap
 	Own             bool
 
-	// Action forms, for those who may act in the report's cell.
+	// Action forms, for those who may act in the report's cell: only the
+	// actions allowed now, the usual next one (usualNext) as Main and the
+	// rest behind one "more actions" control.
 	CanAct     bool
-	Actions    map[string]bool
+	Main       *actionForm
+	More       []actionForm
+	MoreLabel  string
+	MoreOpen   bool // the last refused action was one of More: show it
 	Severities []web.Choice
 	Reasons    []web.Choice
 	Cells      []web.Choice
@@ -171,6 +176,71 @@ type reportViewPage struct {
 }
 
 type photoLink struct{ Thumb, Full, Alt string }
+
+// actionForm is one action's form on the report page, with what its
+// template needs (the page's choices, the CSRF token, what was typed).
+type actionForm struct {
+	Name string
+	Main bool
+	CSRF string
+	Page *reportViewPage
+	Note string // what was typed, when this action was just refused
+}
+
+// usualNext is the action an officer most often takes next on a report in
+// each status: the page's one main button. Every other action allowed now
+// waits behind "more actions", so a phone shows one button, not six forms.
+//
+//	submitted    → acknowledge (the 10-minute promise to the rider comes first)
+//	acknowledged → verify, with its severity
+//	verified     → start
+//	in_progress  → resolve, with the optional after-photo
+//	resolved     → none: reopening is the exception, behind "more"
+//	rejected     → none: likewise
+var usualNext = map[Status]Action{
+	StatusSubmitted:    ActAcknowledge,
+	StatusAcknowledged: ActVerify,
+	StatusVerified:     ActStart,
+	StatusInProgress:   ActResolve,
+}
+
+// splitActions puts the actions allowed now (in Allowed's order) into the
+// page's main form and its "more" forms. Handover needs another cell to
+// hand over to, so it is left out without one.
+func (v *reportViewPage) splitActions(allowed []Action) {
+	for _, a := range allowed {
+		if a == ActHandover && len(v.Cells) == 0 {
+			continue
+		}
+		f := actionForm{Name: string(a), Page: v}
+		if a == usualNext[Status(v.Status)] {
+			f.Main = true
+			v.Main = &f
+			continue
+		}
+		v.More = append(v.More, f)
+	}
+}
+
+// fillActionForms gives the forms the CSRF token and what was typed into
+// the refused one, opening "more" when that one is behind it.
+func (v *reportViewPage) fillActionForms(csrf string) {
+	forms := v.More
+	if v.Main != nil {
+		forms = append([]actionForm{*v.Main}, v.More...)
+	}
+	for i := range forms {
+		f := &forms[i]
+		f.CSRF, f.Page = csrf, v
+		if f.Name == v.ActAction {
+			f.Note = v.ActNote
+			v.MoreOpen = v.MoreOpen || !f.Main
+		}
+	}
+	if v.Main != nil {
+		v.Main, v.More = &forms[0], forms[1:]
+	}
+}
 
 // timelineRow is one step: what, when, by which role in which cell. Never
 // who: riders see it.
@@ -290,13 +360,8 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 	}
 
 	if p.k.Gate().Check(ctx, PermHandle, policy.CellDomain(r.Cell)) == nil {
-		v.Actions = map[string]bool{}
-		for _, a := range Allowed(r.Status) {
-			if p.access.MayTake(ctx, r, a) {
-				v.Actions[string(a)] = true
-				v.CanAct = true
-			}
-		}
+		allowed := p.access.Actions(ctx, r)
+		v.MoreLabel = l.T("act.more")
 		for _, s := range []int{1, 2, 3} {
 			v.Severities = append(v.Severities, web.Choice{Value: strconv.Itoa(s), Label: l.T("severity." + strconv.Itoa(s))})
 		}
@@ -308,6 +373,8 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 				v.Cells = append(v.Cells, web.Choice{Value: cv.Code, Label: cv.Code + " " + cv.Name})
 			}
 		}
+		v.splitActions(allowed)
+		v.CanAct = v.Main != nil || len(v.More) > 0
 	}
 	return v, nil
 }
@@ -318,6 +385,9 @@ func (p *pages) showReport(c *fiber.Ctx, status int, r Report, actErr, action, n
 		return err
 	}
 	v.ActError, v.ActAction, v.ActNote = actErr, action, note
+	if v.CanAct {
+		v.fillActionForms(p.k.CSRF(c))
+	}
 	return p.k.Render(c, status, web.PageArgs{Name: "report_view", Title: "view.title", Here: "/reports/" + r.ID, Data: v})
 }
 

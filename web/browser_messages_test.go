@@ -36,6 +36,7 @@ func TestBrowserMessagesAndUrge(t *testing.T) {
 	if st := officer.load("acknowledge", chromedp.Click(chromedp.CSS("#act-acknowledge button"))); st != http.StatusOK {
 		t.Fatalf("acknowledge: status %d", st)
 	}
+	officer.do("open more actions", chromedp.Click(chromedp.CSS("#act-more > summary")))
 	officer.do("write the request", chromedp.SendKeys(chromedp.CSS("#ask-note"), "请从路口方向再拍一张"))
 	if st := officer.load("ask for more", chromedp.Click(chromedp.CSS("#act-ask_more button[type=submit]"))); st != http.StatusOK {
 		t.Fatalf("ask for more: status %d", st)
