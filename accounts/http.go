@@ -207,7 +207,10 @@ func (h *handlers) list(ctx context.Context, in *usersInput) (*usersOutput, erro
 }
 
 type passwordInput struct {
-	Body struct {
+	// The credential of the request: its session is the one kept.
+	Authorization string `header:"Authorization"`
+	Session       string `cookie:"nx_session"`
+	Body          struct {
 		CurrentPassword string `json:"current_password" maxLength:"256"`
 		NewPassword     string `json:"new_password" maxLength:"256"`
 	}
@@ -215,7 +218,11 @@ type passwordInput struct {
 
 func (h *handlers) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
 	p, _ := policy.PrincipalFrom(ctx)
-	if err := h.svc.ChangePassword(ctx, p.UserID, in.Body.CurrentPassword, in.Body.NewPassword); err != nil {
+	keep := in.Session
+	if t, ok := strings.CutPrefix(in.Authorization, "Bearer "); ok {
+		keep = strings.TrimSpace(t)
+	}
+	if err := h.svc.ChangePassword(ctx, p.UserID, in.Body.CurrentPassword, in.Body.NewPassword, keep); err != nil {
 		return nil, h.problem(renamed(err, "password", "new_password"))
 	}
 	return nil, nil

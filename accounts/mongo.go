@@ -251,6 +251,19 @@ func (s *store) deleteSessionsOf(ctx context.Context, userID string) error {
 	return nil
 }
 
+// deleteSessionsExcept ends the account's sessions but the one with id keep
+// ("" keeps none).
+func (s *store) deleteSessionsExcept(ctx context.Context, userID, keep string) error {
+	filter := bson.D{{Key: "user_id", Value: userID}}
+	if keep != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}})
+	}
+	if _, err := s.sessions.DeleteMany(ctx, filter); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}
+
 func (s *store) deleteExpiredSessions(ctx context.Context, now time.Time) error {
 	_, err := s.sessions.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}})
 	return err

@@ -187,7 +187,7 @@ func (p *pages) changePassword(c *fiber.Ctx) error {
 		f.Error = l.T("err.form")
 		return p.showPassword(c, fiber.StatusUnprocessableEntity, f)
 	}
-	if err := p.svc.ChangePassword(c.UserContext(), me.UserID, c.FormValue("current_password"), next); err != nil {
+	if err := p.svc.ChangePassword(c.UserContext(), me.UserID, c.FormValue("current_password"), next, policy.RequestToken(c)); err != nil {
 		status, ok := fail(c, &f, l, err, "")
 		if !ok {
 			return err

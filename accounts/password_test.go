@@ -51,18 +51,25 @@ func TestResetThenChangePassword(t *testing.T) {
 	}
 
 	var ves ValidationErrors
-	err = s.ChangePassword(ctx, u.ID, "not it", "brand new pass")
+	err = s.ChangePassword(ctx, u.ID, "not it", "brand new pass", sess.Token)
 	if !errors.As(err, &ves) || ves[0].Field != "current_password" {
 		t.Fatalf("wrong current password: err = %v", err)
 	}
-	if err := s.ChangePassword(ctx, u.ID, temp, temp); !errors.As(err, &ves) || ves[0].Field != "password" {
+	if err := s.ChangePassword(ctx, u.ID, temp, temp, sess.Token); !errors.As(err, &ves) || ves[0].Field != "password" {
 		t.Fatalf("the same password again: err = %v", err)
 	}
-	if err := s.ChangePassword(ctx, u.ID, temp, "short"); !errors.As(err, &ves) || ves[0].Field != "password" {
+	if err := s.ChangePassword(ctx, u.ID, temp, "short", sess.Token); !errors.As(err, &ves) || ves[0].Field != "password" {
 		t.Fatalf("a short password: err = %v", err)
 	}
-	if err := s.ChangePassword(ctx, u.ID, temp, "brand new pass"); err != nil {
+	other, err := s.Login(ctx, u.Login, temp, "10.0.0.2") // another phone
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, temp, "brand new pass", sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, other.Token); !errors.Is(err, policy.ErrUnauthenticated) {
+		t.Errorf("the other phone's session outlived the password change: %v", err)
 	}
 	if p, err := s.Authenticate(ctx, sess.Token); err != nil || p.MustChangePassword {
 		t.Fatalf("after the change: principal %+v, %v; the session goes on, unrestricted", p, err)

@@ -565,9 +565,12 @@ func (s *Service) ResetPassword(ctx context.Context, actorID, id, password strin
 }
 
 // ChangePassword sets a new password for the account after checking the
-// current one, and lifts the obligation a reset put on it. A wrong current
-// password is a *ValidationError on current_password.
-func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+// current one, lifts the obligation a reset put on it, and ends the
+// account's other sessions: whoever changes a password because it may be
+// known elsewhere wants the other phones logged out. keepToken is the
+// session the change is made from, kept; empty ends them all. A wrong
+// current password is a *ValidationError on current_password.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next, keepToken string) error {
 	u, err := s.Get(ctx, id)
 	if err != nil {
 		return err
@@ -598,6 +601,13 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	}
 	if err := s.store.setPassword(ctx, id, hash, false); err != nil {
 		return err
+	}
+	keep := ""
+	if keepToken != "" {
+		keep = tokenID(keepToken)
+	}
+	if err := s.store.deleteSessionsExcept(ctx, id, keep); err != nil {
+		return fmt.Errorf("the password is changed, but the account's other sessions could not be ended; log out on the other devices: %w", err)
 	}
 	return s.cache.changed(ctx)
 }

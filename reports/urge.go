@@ -33,7 +33,9 @@ const (
 func (e *UrgeError) Error() string {
 	switch e.Code {
 	case UrgeTooEarly:
-		return "you can urge once the deadline has passed, from " + e.From.UTC().Format(time.RFC3339) + " (UTC)"
+		// Beijing time, as every time a rider reads; the API's urge_from
+		// carries the exact instant.
+		return "you can urge once the deadline has passed, from " + e.From.In(beijing).Format("2006-01-02 15:04") + " (Beijing time)"
 	case UrgeDone:
 		return "you urged already for this deadline; you can urge again if the next one is missed too"
 	}
