@@ -196,3 +196,85 @@ func (h *ChainHints) Set(key string, n int) {
 		h.m[key] = n
 	}
 }
+
+// ChainItem is one append of AppendMany: its source and how its document
+// is made, as for AppendOnce.
+type ChainItem struct {
+	Src string
+	Doc func(id string, n int) any
+}
+
+// AppendMany appends items, in order, at the end of the chain under prefix
+// in coll, and returns for each item what AppendOnce would have: its n, or
+// ErrRecorded, or an error. Where nothing stands in the way it writes them
+// as one ordered InsertMany after the hinted head: one transaction instead
+// of one per item. Otherwise (a stale hint, another instance's append, a
+// source already in, a store that failed part way) each item is looked for
+// where the batch put it and, if it is not there, appended on its own by
+// AppendOnce, which sorts those cases out. Callers batch with Batcher, so
+// that one instance's appends to a chain take turns.
+func AppendMany(ctx context.Context, coll *mongo.Collection, hints *ChainHints, prefix string, items []ChainItem) []Outcome[int] {
+	outs := make([]Outcome[int], len(items))
+	if len(items) == 1 {
+		n, err := AppendOnce(ctx, coll, hints, prefix, items[0].Src, items[0].Doc)
+		outs[0] = Outcome[int]{Val: n, Err: err}
+		return outs
+	}
+	key := ChainKey(coll, prefix)
+	n0 := hints.Get(key)
+	if n0 == 0 {
+		var err error
+		if n0, err = ChainHead(ctx, coll, prefix, 0); err != nil {
+			for i := range outs {
+				outs[i].Err = err
+			}
+			return outs
+		}
+	}
+	// A source twice in one batch is appended once: the second item is
+	// answered after the batch, as AppendOnce would answer it.
+	var batch []int // indexes into items
+	firstOf := map[string]int{}
+	for i, it := range items {
+		if _, dup := firstOf[it.Src]; !dup {
+			firstOf[it.Src] = i
+			batch = append(batch, i)
+		}
+	}
+	planned := make([]int, len(items)) // where the batch puts each item; 0: not in it
+	docs := make([]any, len(batch))
+	for k, i := range batch {
+		planned[i] = n0 + k + 1
+		docs[k] = items[i].Doc(ChainID(prefix, planned[i]), planned[i])
+	}
+	_, err := coll.InsertMany(ctx, docs)
+	for i, it := range items {
+		if n := planned[i]; n > 0 {
+			if err == nil {
+				outs[i].Val = n
+				continue
+			}
+			// Did the batch put it there before it stopped? (An earlier
+			// append of the same source found at the very place is
+			// answered the same way, with its number.)
+			var there struct {
+				Src string `bson:"src"`
+			}
+			rerr := coll.FindOne(ctx, bson.D{{Key: "_id", Value: ChainID(prefix, n)}}).Decode(&there)
+			switch {
+			case rerr == nil && there.Src == it.Src:
+				hints.Set(key, n)
+				outs[i].Val = n
+				continue
+			case rerr != nil && !errors.Is(rerr, mongo.ErrNoDocuments):
+				outs[i].Err = fmt.Errorf("storage: read %s: %w", coll.Name(), rerr)
+				continue
+			}
+		}
+		outs[i].Val, outs[i].Err = AppendOnce(ctx, coll, hints, prefix, it.Src, it.Doc)
+	}
+	if err == nil {
+		hints.Set(key, n0+len(batch))
+	}
+	return outs
+}
