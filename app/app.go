@@ -228,7 +228,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		return nil, fmt.Errorf("index the stored reports by day: %w", err)
 	}
 	consumers := []reports.Consumer{{Name: "inbox", Events: a.Inbox}, {Name: "points", Events: a.Points.Earner},
-		{Name: "day_index", Events: a.Days}, {Name: "feed", Events: a.Feed, Last: true}}
+		{Name: "day_index", Events: a.Days}, {Name: reports.DisputesConsumer, Events: reports.NewDisputes(stores.DB)},
+		{Name: "feed", Events: a.Feed, Last: true}}
 	a.Reports = reports.NewService(stores.DB, stores.Blobs, a.Grid.Routing(), a.Accounts, consumers,
 		reports.Config{AcknowledgeWithin: cfg.AcknowledgeWithin, DecideWithin: cfg.DecideWithin, Categories: cfg.Categories,
 			SubmitWriters: submitWriters(stores.EmbeddedDocs)}, log)
@@ -308,6 +309,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_
 		{"/reports/:id/resolve", reports.MaxResolveBody},
 		{"/api/v1/reports/:id/messages", reports.MaxMessageBody},
 		{"/reports/:id/messages", reports.MaxMessageBody},
+		{"/api/v1/reports/metoo", reports.MaxMeTooBody},
 		{"/api/v1/grid/import", grid.MaxImportBytes},
 		{"/admin/grid/import", grid.MaxImportBytes},
 		// "Select all" on a map of up to grid.MaxAssignCells cells.

@@ -70,10 +70,13 @@ type Notification struct {
 	Why      string         `bson:"why" json:"why" doc:"why you got it: reporter, officer, backup, admin, member"`
 	// Subject and Link are set on notices that are not about a report
 	// (a council's votes and outcomes): what it is about, and its page.
-	Subject string    `bson:"subject,omitempty" json:"subject,omitempty"`
-	Link    string    `bson:"link,omitempty" json:"link,omitempty"`
-	At      time.Time `bson:"at" json:"at"`
-	Read    bool      `bson:"read" json:"read"`
+	Subject string `bson:"subject,omitempty" json:"subject,omitempty"`
+	Link    string `bson:"link,omitempty" json:"link,omitempty"`
+	// Note is an admin's word to the reporter on an upheld resolution
+	// (uphold); empty otherwise.
+	Note string    `bson:"note,omitempty" json:"note,omitempty"`
+	At   time.Time `bson:"at" json:"at"`
+	Read bool      `bson:"read" json:"read"`
 }
 
 // ErrNotFound is returned for a notification that is not the user's.
@@ -205,7 +208,7 @@ func (s *Service) Notifies(e reports.Event, userID string) (why string, ok bool)
 // is empty: the place in the user's chain is known only once it is stored.
 func (s *Service) Notification(e reports.Event, userID, why string) Notification {
 	return Notification{UserID: userID, EventID: e.ID, Kind: e.Action, ReportID: e.ReportID, Ticket: e.Ticket,
-		Status: e.Status, Category: e.Category, Cell: e.Cell, Why: why, At: e.At}
+		Status: e.Status, Category: e.Category, Cell: e.Cell, Why: why, At: e.At, Note: e.Note}
 }
 
 func (s *Service) recipients(e reports.Event) []recipient {
@@ -252,8 +255,25 @@ func (s *Service) recipients(e reports.Event) []recipient {
 		for _, a := range s.admins() {
 			add(a, "admin")
 		}
+	case reports.ActRate:
+		// 回访: an unsatisfied rating asks the admins to decide (uphold or
+		// reopen); the others tell the officer who resolved it.
+		if e.Rating == reports.RatingUnsatisfied {
+			for _, a := range s.admins() {
+				add(a, "admin")
+			}
+		} else {
+			officerOrAdmins()
+		}
+	case reports.ActMeToo:
+		// Another rider met the problem too ("我也遇到"): the officer who
+		// has the report weighs it (the admins when nobody has it); the
+		// reporter reads it on their report's page, not in the inbox.
+		officerOrAdmins()
 	case reports.ActUnlinkDuplicate:
 	default:
+		// The reporter, among them on ActUphold: the resolution stands,
+		// with the admin's note.
 		add(e.ReporterID, "reporter")
 	}
 	return out

@@ -35,6 +35,8 @@ var pageMessages = map[string]web.Msg{
 	"note.ask_more":             {ZH: "网格员请你补充材料：%s", EN: "The grid officer asks you for more: %s"},
 	"note.message":              {ZH: "报告人补充了材料：%s", EN: "The reporter added to: %s"},
 	"note.urge":                 {ZH: "报告人催办：%s", EN: "The reporter urges: %s"},
+	"note.rate":                 {ZH: "报告人评价了处理结果：%s", EN: "The reporter rated the outcome: %s"},
+	"note.uphold":               {ZH: "你上报的“%s”经复核维持办结", EN: "Your report \"%s\" was reviewed and stays resolved"},
 	"note.council_opened":       {ZH: "议事会投票开始：%s", EN: "Voting has opened: %s"},
 	"note.council_closing_soon": {ZH: "投票将在一天内截止：%s", EN: "Voting closes within a day: %s"},
 	"note.council_result":       {ZH: "投票结果已公布：%s", EN: "The result is out: %s"},

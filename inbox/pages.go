@@ -59,6 +59,7 @@ type inboxPage struct {
 type inboxItem struct {
 	ID, Text, Cell, When, Href, StatusLabel, Status string
 	Ticket                                          string
+	Note                                            string // an admin's word on an upheld resolution
 	Read                                            bool
 }
 
@@ -94,7 +95,7 @@ func (p *pages) inbox(c *fiber.Ctx) error {
 	for _, n := range ns {
 		it := inboxItem{ID: url.PathEscape(n.ID), Text: p.noteText(l, n), When: p.k.When(n.At),
 			Href: "/reports/" + n.ReportID, Status: string(n.Status), StatusLabel: reports.StatusLabel(l, n.Status), Read: n.Read,
-			Ticket: n.Ticket}
+			Ticket: n.Ticket, Note: n.Note}
 		if n.Link != "" {
 			it.Href, it.Status, it.StatusLabel = n.Link, "", ""
 		}

@@ -119,6 +119,8 @@ type Earner struct {
 	reportLocks storage.KeyedLocks[struct{}] // one report's events take turns in this instance
 	riderLocks  storage.KeyedLocks[struct{}] // one rider's slot claims take turns in this instance
 
+	meToo meTooPaid // the "me too" confirmations settled by this instance (metoo.go)
+
 	mu    sync.Mutex
 	heads map[string]int64  // report → a state number known to exist
 	slots map[string]string // slot id → holder; slots never change once taken
@@ -200,6 +202,11 @@ func reportHolder(report string) string { return "report:" + report }
 // "points"). It returns an error only when the event must be delivered
 // again: a store failure, or an event that must wait for earlier ones.
 func (e *Earner) Publish(ctx context.Context, ev reports.Event) error {
+	// The riders who confirmed the report ("me too", metoo.go) earn on
+	// their own keys, whatever the reporter's award does below.
+	if err := e.payMeToo(ctx, ev); err != nil {
+		return err
+	}
 	if ev.ReportID == "" || ev.ReporterID == "" || strings.Contains(ev.ReportID, "/") {
 		e.log.Warn("points: a report event without a usable report or reporter; it earns nothing", "event", ev.ID, "report", ev.ReportID)
 		return nil

@@ -38,8 +38,11 @@ type Rules struct {
 	Categories map[string]map[int]int64 `json:"categories,omitempty"`
 	// Corroboration is paid to the reporter of a confirmed duplicate.
 	Corroboration int64 `json:"corroboration"`
-	DailyCap      int   `json:"daily_cap"`
-	MonthlyCap    int   `json:"monthly_cap"`
+	// MeToo is paid to each rider who confirmed a report ("我也遇到"),
+	// once the problem is verified (metoo.go).
+	MeToo      int64 `json:"me_too"`
+	DailyCap   int   `json:"daily_cap"`
+	MonthlyCap int   `json:"monthly_cap"`
 }
 
 // Default caps: a busy rider verifying ten problems a day is plausible; far
@@ -50,11 +53,12 @@ const (
 )
 
 // DefaultRules: severity 1/2/3 → 5/10/20 points in every category, 1 point
-// of corroboration, at most 10 awards a day and 100 a month per rider.
+// of corroboration, 1 point per "me too" confirmation, at most 10 awards a day and 100 a month per rider.
 func DefaultRules() Rules {
 	return Rules{
 		Default:       map[int]int64{1: 5, 2: 10, 3: 20},
 		Corroboration: 1,
+		MeToo:         1,
 		DailyCap:      DefaultDailyCap,
 		MonthlyCap:    DefaultMonthlyCap,
 	}
@@ -92,6 +96,7 @@ type rulesFile struct {
 	Default       map[string]json.Number            `json:"default"`
 	Categories    map[string]map[string]json.Number `json:"categories"`
 	Corroboration *json.Number                      `json:"corroboration"`
+	MeToo         *json.Number                      `json:"me_too"`
 	DailyCap      *json.Number                      `json:"daily_cap"`
 	MonthlyCap    *json.Number                      `json:"monthly_cap"`
 }
@@ -100,7 +105,7 @@ type rulesFile struct {
 //
 //	{"default": {"1": 5, "2": 10, "3": 20},
 //	 "categories": {"road_damage": {"3": 30}},
-//	 "corroboration": 1, "daily_cap": 10, "monthly_cap": 100}
+//	 "corroboration": 1, "me_too": 1, "daily_cap": 10, "monthly_cap": 100}
 //
 // Every field is optional; what is left out keeps its value of
 // DefaultRules (a category lists only the severities it changes). It
@@ -125,7 +130,7 @@ func parseRules(b []byte) (Rules, error) {
 	dec.UseNumber()
 	var f rulesFile
 	if err := dec.Decode(&f); err != nil {
-		return Rules{}, fmt.Errorf("not a JSON object of {\"default\", \"categories\", \"corroboration\", \"daily_cap\", \"monthly_cap\"}: %w", err)
+		return Rules{}, fmt.Errorf("not a JSON object of {\"default\", \"categories\", \"corroboration\", \"me_too\", \"daily_cap\", \"monthly_cap\"}: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Rules{}, errors.New("there is more after the JSON object; give one object")
@@ -164,6 +169,13 @@ func parseRules(b []byte) (Rules, error) {
 			return Rules{}, err
 		}
 		r.Corroboration = v
+	}
+	if f.MeToo != nil {
+		v, err := number("me_too", *f.MeToo, 1, MaxAward)
+		if err != nil {
+			return Rules{}, err
+		}
+		r.MeToo = v
 	}
 	if f.DailyCap != nil {
 		v, err := number("daily_cap", *f.DailyCap, 1, MaxDailyCap)

@@ -56,6 +56,10 @@ func (s *Service) checkInput(in *ActionInput) error {
 		if in.Note == "" {
 			return &ValidationError{Field: "note", Reason: "say what the reporter should add (1 to 500 characters)"}
 		}
+	case ActUphold:
+		if in.Note == "" {
+			return &ValidationError{Field: "note", Reason: "tell the reporter why the resolution stands (1 to 500 characters)"}
+		}
 	case ActAcknowledge, ActStart, ActResolve, ActReopen, ActConfirmDuplicate, ActUnlinkDuplicate:
 	default:
 		return &ValidationError{Field: "action", Reason: fmt.Sprintf("unknown action %q", in.Action)}
@@ -139,6 +143,13 @@ func (s *Service) applyAction(ctx context.Context, r Report, st *State, in Actio
 		st.ResolvedAt, st.RejectReason = timeZero, ""
 		st.DecidedAt = timeZero
 		st.DecideDue, st.EscalatedDue = now.Add(s.cfg.DecideWithin), false
+		// The next resolution is rated afresh; reopening decides a dispute.
+		st.Rating, st.RatedAt, st.Disputed = "", timeZero, false
+	case ActUphold:
+		if !st.Disputed {
+			return &TransitionError{Action: ActUphold, Status: st.Status, Allowed: Allowed(st.Status)}
+		}
+		st.Disputed = false
 	case ActHandover:
 		if in.Cell == r.Cell {
 			return &ValidationError{Field: "cell", Reason: "the report is in that cell already"}
@@ -302,7 +313,11 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
 		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At,
-		Created: r.CreatedAt, AckDue: e.After.AckDue}
+		Created: r.CreatedAt, AckDue: e.After.AckDue, Rating: e.After.Rating, ResolvedAt: e.After.ResolvedAt,
+		MeTooBy: e.After.MeTooBy}
+	if e.Action == ActUphold {
+		ev.Note = e.Note // the admin's word to the reporter (inbox)
+	}
 	var (
 		wg     sync.WaitGroup
 		openOK bool
@@ -337,9 +352,15 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 		}
 	}
 	if openOK && !slices.Contains(took, false) {
-		if err := s.store.markPublished(ctx, e.ID); err != nil {
-			s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
-		}
+		// The mark only spares Repair a redelivery, which consumers take
+		// as a repeat (delivery is at least once): it is written after
+		// the answer, one write less on the path of every change.
+		ctx := context.WithoutCancel(ctx)
+		s.later.Go(func() {
+			if err := s.store.markPublished(ctx, e.ID); err != nil {
+				s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+			}
+		})
 		return
 	}
 	for i, c := range s.consumers {

@@ -122,7 +122,8 @@ func (s *Service) ExportFigures(ctx context.Context, w io.Writer, r ExportRange)
 		return err
 	}
 	out := newCSV(w)
-	out.row("kind", "key", "reports", "acknowledged_in_time_share", "median_acknowledge_seconds", "median_decide_seconds", "open_backlog", "urged")
+	out.row("kind", "key", "reports", "acknowledged_in_time_share", "median_acknowledge_seconds", "median_decide_seconds", "open_backlog", "urged",
+		"satisfied", "basic", "unsatisfied", "unrated", "satisfaction_rate")
 	for _, group := range []struct {
 		kind string
 		fs   []Figures
@@ -130,7 +131,9 @@ func (s *Service) ExportFigures(ctx context.Context, w io.Writer, r ExportRange)
 		for _, f := range group.fs {
 			out.row(group.kind, f.Key, strconv.Itoa(f.Reports), strconv.FormatFloat(f.AckedInTimeShare, 'f', 3, 64),
 				strconv.FormatFloat(f.MedianAckSeconds, 'f', 0, 64), strconv.FormatFloat(f.MedianDecideSecs, 'f', 0, 64),
-				strconv.Itoa(f.OpenBacklog), strconv.Itoa(f.Urged))
+				strconv.Itoa(f.OpenBacklog), strconv.Itoa(f.Urged),
+				strconv.Itoa(f.Satisfied), strconv.Itoa(f.Basic), strconv.Itoa(f.Unsatisfied), strconv.Itoa(f.Unrated),
+				strconv.FormatFloat(f.SatisfactionRate, 'f', 3, 64))
 		}
 	}
 	return out.flush()

@@ -33,7 +33,8 @@ func (f *Feed) Publish(ctx context.Context, e Event) error {
 	if e.ID == "" {
 		return errors.New("append to the report feed: the event has no id")
 	}
-	return f.append(ctx, Change{Event: e})
+	_, err := f.batch.Do(ctx, "", Change{Event: e})
+	return err
 }
 
 // Feed is the ordered log of report changes that every server instance
@@ -59,6 +60,12 @@ type Feed struct {
 	mu   sync.Mutex
 	last int64 // highest entry known to exist
 	subs map[chan Change]struct{}
+
+	// batch group-commits the appends of concurrent publishers in this
+	// instance (appendMany): racing for the next number, most of them
+	// would lose it and try again (DESIGN.md), and each would be its own
+	// transaction.
+	batch storage.Batcher[Change, struct{}]
 
 	hooksMu  sync.Mutex
 	onChange []func(ctx context.Context, c Change)
@@ -91,7 +98,9 @@ func (f *Feed) hooks() ([]func(context.Context, Change), []func(context.Context,
 
 // NewFeed builds a feed; call Init before use.
 func NewFeed(db *mongo.Database, log *slog.Logger) *Feed {
-	return &Feed{coll: db.Collection(feedCollection), log: log, subs: map[chan Change]struct{}{}}
+	f := &Feed{coll: db.Collection(feedCollection), log: log, subs: map[chan Change]struct{}{}}
+	f.batch.Write = f.appendMany
+	return f
 }
 
 func feedID(seq int64) string { return fmt.Sprintf("%012d", seq) }
@@ -128,16 +137,69 @@ func (f *Feed) Last() int64 {
 	return f.last
 }
 
+// appendMany adds changes at the end of the feed, in order, each unless
+// its event is there, as one InsertMany after the last entry known. If
+// anything stands in the way (another instance appended, an event is in
+// already, the store failed part way), each change is looked for where the
+// batch put it and, if it is not there, appended on its own.
+func (f *Feed) appendMany(ctx context.Context, _ string, cs []Change) []storage.Outcome[struct{}] {
+	outs := make([]storage.Outcome[struct{}], len(cs))
+	if len(cs) == 1 {
+		outs[0].Err = f.append(ctx, cs[0])
+		return outs
+	}
+	seq0 := f.Last()
+	planned := make([]int64, len(cs)) // 0: not in the batch (an event twice)
+	var docs []any
+	seen := map[string]bool{}
+	for i, c := range cs {
+		if seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		planned[i] = seq0 + int64(len(docs)) + 1
+		c.Seq = planned[i]
+		docs = append(docs, feedDoc{feedID(c.Seq), c})
+	}
+	_, err := f.coll.InsertMany(ctx, docs)
+	if err == nil {
+		f.advance(seq0 + int64(len(docs)))
+	}
+	for i, c := range cs {
+		if err == nil && planned[i] > 0 {
+			continue
+		}
+		if n := planned[i]; n > 0 {
+			var held struct {
+				EventID string `bson:"id"`
+			}
+			rerr := f.coll.FindOne(ctx, bson.D{{Key: "_id", Value: feedID(n)}}, options.FindOne().SetProjection(bson.D{{Key: "id", Value: 1}})).Decode(&held)
+			switch {
+			case rerr == nil && held.EventID == c.ID:
+				f.advance(n) // the batch put it there before it stopped
+				continue
+			case rerr != nil && !errors.Is(rerr, mongo.ErrNoDocuments):
+				outs[i].Err = fmt.Errorf("append to the report feed: %w", rerr)
+				continue
+			}
+		}
+		outs[i].Err = f.append(ctx, c)
+	}
+	return outs
+}
+
+// feedDoc is a feed entry as stored.
+type feedDoc struct {
+	ID     string `bson:"_id"`
+	Change `bson:",inline"`
+}
+
 // append adds a change at the end of the feed, unless its event is there.
 func (f *Feed) append(ctx context.Context, c Change) error {
 	seq := f.Last() + 1
 	for range 1000 {
 		c.Seq = seq
-		doc := struct {
-			ID     string `bson:"_id"`
-			Change `bson:",inline"`
-		}{feedID(seq), c}
-		_, err := f.coll.InsertOne(ctx, doc)
+		_, err := f.coll.InsertOne(ctx, feedDoc{feedID(seq), c})
 		if err == nil {
 			f.advance(seq)
 			return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -36,6 +37,15 @@ import (
 //
 // The raw delays are kept (milliseconds, sorted), so that the medians over a
 // range of days are exact, as the scan's were.
+//
+// Satisfaction (回访, rating.go) keeps closed days unchanged too: a day
+// counts its resolutions (every ActResolve) and the ratings made on it, by
+// kind and by the Beijing day of the resolution each rates. A range
+// [since, today] reports the ratings made in it, and as unrated the
+// resolutions whose 7-day window closed in it without a rating: those of
+// days [since−7, today−7] minus the ratings of them (made on days
+// [since−7, today]). The satisfaction rate is (satisfied + basic) ÷ (rated +
+// unrated): an unrated resolution never counts as satisfied.
 //
 // Each closed day is written once, after a grace period past midnight, as a
 // document of figures_days under the _id "2006-01-02": the unique _id makes
@@ -124,6 +134,12 @@ type figureBucket struct {
 	reports, inTime int
 	ack, decide     []int64 // delays in ms, sorted
 	urged           int     // the reporters' urges (催办, urge.go)
+	// Satisfaction (rating.go): the resolutions of the day, the ratings
+	// made on it by kind, and those ratings by the day (dayOf) of the
+	// resolution each rates.
+	resolved                      int
+	satisfied, basic, unsatisfied int
+	ratedOf                       map[string]int
 }
 
 // dayFigures is one day's figures. A closed day's is never changed once
@@ -134,7 +150,7 @@ type dayFigures map[figureKey]*figureBucket
 func (d dayFigures) bytes() int {
 	n := 0
 	for _, b := range d {
-		n += 200 + 8*(len(b.ack)+len(b.decide))
+		n += 200 + 8*(len(b.ack)+len(b.decide)) + 40*len(b.ratedOf)
 	}
 	return n
 }
@@ -145,7 +161,7 @@ func figureInsert(xs []int64, v int64) []int64 {
 }
 
 func (d dayFigures) add(c figureCount) {
-	if !c.report && !c.acked && !c.decided && !c.urged {
+	if !c.report && !c.acked && !c.decided && !c.urged && !c.resolved && c.rating == "" {
 		return
 	}
 	b := d[c.key]
@@ -168,12 +184,30 @@ func (d dayFigures) add(c figureCount) {
 	if c.urged {
 		b.urged++
 	}
+	if c.resolved {
+		b.resolved++
+	}
+	if c.rating != "" {
+		switch c.rating {
+		case RatingSatisfied:
+			b.satisfied++
+		case RatingBasic:
+			b.basic++
+		default:
+			b.unsatisfied++
+		}
+		if b.ratedOf == nil {
+			b.ratedOf = map[string]int{}
+		}
+		b.ratedOf[c.ratedOf]++
+	}
 }
 
 func (d dayFigures) clone() dayFigures {
 	out := make(dayFigures, len(d))
 	for k, b := range d {
-		out[k] = &figureBucket{reports: b.reports, inTime: b.inTime, ack: slices.Clone(b.ack), decide: slices.Clone(b.decide), urged: b.urged}
+		out[k] = &figureBucket{reports: b.reports, inTime: b.inTime, ack: slices.Clone(b.ack), decide: slices.Clone(b.decide), urged: b.urged,
+			resolved: b.resolved, satisfied: b.satisfied, basic: b.basic, unsatisfied: b.unsatisfied, ratedOf: maps.Clone(b.ratedOf)}
 	}
 	return out
 }
@@ -189,6 +223,9 @@ type figureCount struct {
 	decided  bool
 	decideMS int64
 	urged    bool
+	resolved bool   // an ActResolve
+	rating   string // an ActRate: its kind,
+	ratedOf  string // and the day of the resolution it rates
 }
 
 func figureAckType(a Action) bool  { return a == ActAcknowledge || a == ActVerify || a == ActReject }
@@ -219,7 +256,11 @@ func (m *reportMark) note(seq int, a Action) {
 type figureMarks map[string]*reportMark
 
 func (fm figureMarks) classify(ctx context.Context, s *Service, e Event) (figureCount, error) {
-	c := figureCount{day: dayStart(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit, urged: e.Action == ActUrge}
+	c := figureCount{day: dayStart(e.At), key: figureKey{e.Cell, e.OfficerID}, report: e.Action == ActSubmit, urged: e.Action == ActUrge,
+		resolved: e.Action == ActResolve}
+	if e.Action == ActRate && e.Rating != "" && !e.ResolvedAt.IsZero() {
+		c.rating, c.ratedOf = e.Rating, dayOf(e.ResolvedAt)
+	}
 	n := e.ReportSeq
 	m := fm[e.ReportID]
 	if !figureAckType(e.Action) {
@@ -646,6 +687,12 @@ type figureDayBucket struct {
 	AckMS    []byte `bson:"ack_ms"`
 	DecideMS []byte `bson:"decide_ms"`
 	Urged    int    `bson:"urged"` // 0 in rollups written before urging existed
+	// Satisfaction (see figureBucket); zero in rollups written before it.
+	Resolved    int            `bson:"resolved"`
+	Satisfied   int            `bson:"satisfied"`
+	Basic       int            `bson:"basic"`
+	Unsatisfied int            `bson:"unsatisfied"`
+	RatedOf     map[string]int `bson:"rated_of,omitempty"`
 }
 
 func figurePack(xs []int64) []byte {
@@ -677,7 +724,8 @@ func rollupDoc(key string, d dayFigures, source string, at time.Time) figureDay 
 	doc := figureDay{ID: key, Buckets: []figureDayBucket{}, Source: source, Written: at}
 	for k, b := range d {
 		doc.Buckets = append(doc.Buckets, figureDayBucket{Cell: k.cell, Officer: k.officer, Reports: b.reports, InTime: b.inTime,
-			AckMS: figurePack(b.ack), DecideMS: figurePack(b.decide), Urged: b.urged})
+			AckMS: figurePack(b.ack), DecideMS: figurePack(b.decide), Urged: b.urged,
+			Resolved: b.resolved, Satisfied: b.satisfied, Basic: b.basic, Unsatisfied: b.unsatisfied, RatedOf: b.ratedOf})
 	}
 	slices.SortFunc(doc.Buckets, func(a, b figureDayBucket) int {
 		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Officer, b.Officer))
@@ -696,7 +744,8 @@ func (doc figureDay) figures() (dayFigures, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[figureKey{b.Cell, b.Officer}] = &figureBucket{reports: b.Reports, inTime: b.InTime, ack: ack, decide: decide, urged: b.Urged}
+		out[figureKey{b.Cell, b.Officer}] = &figureBucket{reports: b.Reports, inTime: b.InTime, ack: ack, decide: decide, urged: b.Urged,
+			resolved: b.Resolved, satisfied: b.Satisfied, basic: b.Basic, unsatisfied: b.Unsatisfied, ratedOf: b.RatedOf}
 	}
 	return out, nil
 }
@@ -867,12 +916,36 @@ type figureTotals struct {
 	reports, inTime int
 	ack, decide     [][]int64
 	urged           int
+	// Satisfaction: the ratings made in the range, and the resolutions
+	// whose window closed in it (due) with the ratings of those (dueRated).
+	satisfied, basic, unsatisfied int
+	due, dueRated                 int
+	inRange                       bool // some day in the range counted for the key
+}
+
+// addDue adds what a day of [from−7, today] tells of the resolutions whose
+// rating window closed in the range [from, today]: those made on days
+// [from−7, today−7] (dueFrom to dueTo), and the ratings of them.
+func (t *figureTotals) addDue(b *figureBucket, day, dueFrom, dueTo time.Time) {
+	if !day.Before(dueFrom) && !day.After(dueTo) {
+		t.due += b.resolved
+	}
+	lo, hi := dayOf(dueFrom), dayOf(dueTo)
+	for d, n := range b.ratedOf {
+		if d >= lo && d <= hi { // days sort as their keys do
+			t.dueRated += n
+		}
+	}
 }
 
 func (t *figureTotals) add(b *figureBucket) {
+	t.inRange = true
 	t.reports += b.reports
 	t.inTime += b.inTime
 	t.urged += b.urged
+	t.satisfied += b.satisfied
+	t.basic += b.basic
+	t.unsatisfied += b.unsatisfied
 	if len(b.ack) > 0 {
 		t.ack = append(t.ack, b.ack)
 	}
@@ -886,6 +959,9 @@ func (t *figureTotals) add(b *figureBucket) {
 func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
 	today := dayStart(s.now())
 	from := laterDay(dayStart(since), today.AddDate(0, 0, -figureMaxRange))
+	// The unrated of the range are resolutions of up to ratingDays before
+	// it: those days are read too, for that only.
+	dueFrom, dueTo := from.AddDate(0, 0, -ratingDays), today.AddDate(0, 0, -ratingDays)
 	var cells map[string]bool
 	if !scope.All {
 		cells = make(map[string]bool, len(scope.Cells))
@@ -908,7 +984,7 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 			}
 			return t
 		}
-		for d := from; !d.After(today); d = figureNextDay(d) {
+		for d := dueFrom; !d.After(today); d = figureNextDay(d) {
 			key := dayOf(d)
 			var day dayFigures
 			switch c, f := fs.cache[key], fetched[key]; {
@@ -928,9 +1004,18 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 				if !inScope(k.cell) {
 					continue
 				}
-				total(cellT, k.cell).add(b)
+				if d.Before(from) && b.resolved == 0 && len(b.ratedOf) == 0 {
+					continue // before the range, and nothing about ratings
+				}
+				ts := []*figureTotals{total(cellT, k.cell)}
 				if k.officer != "" {
-					total(officerT, k.officer).add(b)
+					ts = append(ts, total(officerT, k.officer))
+				}
+				for _, t := range ts {
+					if !d.Before(from) {
+						t.add(b)
+					}
+					t.addDue(b, d, dueFrom, dueTo)
 				}
 			}
 		}
@@ -962,7 +1047,15 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 func figuresOf(m map[string]*figureTotals) []Figures {
 	var out []Figures
 	for k, t := range m {
-		f := Figures{Key: k, Reports: t.reports, MedianAckSeconds: figureMedian(t.ack), MedianDecideSecs: figureMedian(t.decide), Urged: t.urged}
+		unrated := max(0, t.due-t.dueRated)
+		if !t.inRange && unrated == 0 {
+			continue // read only for the days before the range, with nothing due in it
+		}
+		f := Figures{Key: k, Reports: t.reports, MedianAckSeconds: figureMedian(t.ack), MedianDecideSecs: figureMedian(t.decide), Urged: t.urged,
+			Satisfied: t.satisfied, Basic: t.basic, Unsatisfied: t.unsatisfied, Unrated: unrated}
+		if n := t.satisfied + t.basic + t.unsatisfied + unrated; n > 0 {
+			f.SatisfactionRate = float64(t.satisfied+t.basic) / float64(n)
+		}
 		if t.reports > 0 {
 			f.AckedInTimeShare = min(1, float64(t.inTime)/float64(t.reports))
 		}

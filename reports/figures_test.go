@@ -361,10 +361,10 @@ func TestFiguresFirstAckAndDecisionOnly(t *testing.T) {
 	}
 	// Day 1: T-0001's (o1's) first acknowledgement, 4 h 5 min after the
 	// submission; T-0002's (o3's) first decision, 5 h after.
-	want := "cells [{Key:T-0001 Reports:0 AckedInTimeShare:0 MedianAckSeconds:14700 MedianDecideSecs:0 OpenBacklog:0 Urged:0} " +
-		"{Key:T-0002 Reports:0 AckedInTimeShare:0 MedianAckSeconds:0 MedianDecideSecs:18000 OpenBacklog:0 Urged:0}]\n" +
-		"officers [{Key:o1 Reports:0 AckedInTimeShare:0 MedianAckSeconds:14700 MedianDecideSecs:0 OpenBacklog:0 Urged:0} " +
-		"{Key:o3 Reports:0 AckedInTimeShare:0 MedianAckSeconds:0 MedianDecideSecs:18000 OpenBacklog:0 Urged:0}]"
+	want := "cells [{Key:T-0001 Reports:0 AckedInTimeShare:0 MedianAckSeconds:14700 MedianDecideSecs:0 OpenBacklog:0 Urged:0 Satisfied:0 Basic:0 Unsatisfied:0 Unrated:0 SatisfactionRate:0} " +
+		"{Key:T-0002 Reports:0 AckedInTimeShare:0 MedianAckSeconds:0 MedianDecideSecs:18000 OpenBacklog:0 Urged:0 Satisfied:0 Basic:0 Unsatisfied:0 Unrated:0 SatisfactionRate:0}]\n" +
+		"officers [{Key:o1 Reports:0 AckedInTimeShare:0 MedianAckSeconds:14700 MedianDecideSecs:0 OpenBacklog:0 Urged:0 Satisfied:0 Basic:0 Unsatisfied:0 Unrated:0 SatisfactionRate:0} " +
+		"{Key:o3 Reports:0 AckedInTimeShare:0 MedianAckSeconds:0 MedianDecideSecs:18000 OpenBacklog:0 Urged:0 Satisfied:0 Basic:0 Unsatisfied:0 Unrated:0 SatisfactionRate:0}]"
 	clk.set(figAt(1, 12, 0))
 	var got string
 	if !eventually(func() bool { got = figuresKey(t, a, reports.Scope{All: true}, figAt(1, 0, 0)); return got == want }) {

@@ -55,6 +55,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		RequestBody:  submitBody(),
 		MaxBodyBytes: MaxSubmitBody, DefaultStatus: http.StatusCreated, Errors: []int{400, 413, 422, 503},
 	}, h.submit)
+	h.meTooRoutes(api) // "me too" (metoo_http.go): before /api/v1/reports/{id}, which would take "nearby" for an id
 	policy.Register(api, gate, PermCreate, huma.Operation{
 		OperationID: "my-reports", Method: http.MethodGet, Path: "/api/v1/reports/mine", Tags: []string{"reports"},
 		Summary: "The reports I submitted, newest first",
@@ -72,7 +73,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 	}, h.photo)
 	policy.Register(api, gate, PermHandle, huma.Operation{
 		OperationID: "act-on-report", Method: http.MethodPost, Path: "/api/v1/reports/{id}/actions", Tags: []string{"reports"},
-		Summary:     "Acknowledge, verify, reject, hand over, start, resolve, reopen, confirm or unlink a duplicate, ask the reporter for more",
+		Summary:     "Acknowledge, verify, reject, hand over, start, resolve, reopen, confirm or unlink a duplicate, ask the reporter for more, uphold a disputed resolution",
 		Description: "An action not allowed in the report's status answers 409 with the allowed ones. Officers act only in their cells; reopen is for admins.",
 		Errors:      []int{403, 404, 409, 422, 503},
 	}, h.act)
@@ -83,6 +84,7 @@ func Routes(api huma.API, gate *policy.Gate, svc *Service, log *slog.Logger) {
 		MaxBodyBytes: MaxResolveBody, Errors: []int{403, 404, 409, 422, 503},
 	}, h.resolve)
 	h.threadRoutes(api)
+	h.ratingRoutes(api) // satisfaction and disputes (rating_http.go)
 	policy.Register(api, gate, PermQueue, huma.Operation{
 		OperationID: "queue", Method: http.MethodGet, Path: "/api/v1/queue", Tags: []string{"officers"},
 		Summary: "Open reports in my cells, next deadline first, with counts per status",
@@ -314,7 +316,7 @@ func (h *handlers) get(ctx context.Context, in *idInput) (*reportOutput, error) 
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	out.Timeline, out.Allowed = tl, h.access.Actions(ctx, r)
+	out.Timeline, out.Allowed = MeTooVisible(tl, h.access.staffOf(ctx, r)), h.access.Actions(ctx, r)
 	return &reportOutput{Status: http.StatusOK, Body: out}, nil
 }
 
@@ -365,7 +367,7 @@ func photoStream(rc io.ReadCloser, info storage.ObjectInfo) *huma.StreamResponse
 type actInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		Action   Action `json:"action" enum:"acknowledge,verify,reject,handover,start,resolve,reopen,confirm_duplicate,unlink_duplicate,ask_more" doc:"ask_more: ask the reporter for more (note required)"`
+		Action   Action `json:"action" enum:"acknowledge,verify,reject,handover,start,resolve,reopen,confirm_duplicate,unlink_duplicate,ask_more,uphold" doc:"ask_more: ask the reporter for more (note required); uphold: an administrator keeps a disputed resolution (note to the reporter required)"`
 		Severity int    `json:"severity,omitempty" minimum:"0" maximum:"3" doc:"verify: 1 minor, 2 serious, 3 urgent"`
 		Reason   string `json:"reason,omitempty" maxLength:"40" doc:"reject: not_a_problem, duplicate, outside_area, insufficient_evidence or abusive"`
 		Note     string `json:"note,omitempty" maxLength:"2000"`
@@ -374,6 +376,17 @@ type actInput struct {
 }
 
 func (h *handlers) act(ctx context.Context, in *actInput) (*reportOutput, error) {
+	if in.Body.Action == ActUphold {
+		// Officers hold report:handle, which this route asks; deciding a
+		// dispute is for admins (report:dispute). Checked after the
+		// report is found, so that a missing report is still a 404.
+		if _, err := h.visible(ctx, in.ID); err != nil {
+			return nil, h.problem(err)
+		}
+		if err := mayDecide(ctx, h.gate); err != nil {
+			return nil, err
+		}
+	}
 	return h.do(ctx, in.ID, ActionInput{Action: in.Body.Action, Severity: in.Body.Severity, Reason: in.Body.Reason, Note: in.Body.Note, Cell: in.Body.Cell})
 }
 

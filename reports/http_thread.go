@@ -131,7 +131,9 @@ func (h *handlers) messagePhoto(ctx context.Context, in *messagePhotoInput) (*hu
 	if err != nil {
 		return nil, h.problem(err)
 	}
-	rc, info, err := h.svc.MessagePhoto(ctx, r, in.Seq, in.N, in.Thumb)
+	// A confirmation's ("me too") photo is the officers' only: the
+	// reporter, who may see the report, may not see another rider's photo.
+	rc, info, err := h.svc.TimelinePhoto(ctx, r, in.Seq, in.N, in.Thumb, h.access.staffOf(ctx, r))
 	if err != nil {
 		return nil, h.problem(err)
 	}

@@ -510,7 +510,15 @@ func (x *openIndex) escalated(limit int) []Report {
 // the grid cells that a circle of DuplicateRadius around the point touches,
 // oldest first.
 func (x *openIndex) nearby(category string, lat, lng float64, since time.Time) []Report {
-	dLat := DuplicateRadius / 111_320.0
+	return x.within(category, lat, lng, since, DuplicateRadius)
+}
+
+// within is nearby for a circle of radius metres (the duplicate search's
+// DuplicateRadius, the "me too" lookup's MeTooRadius): the candidates of
+// the grid cells the circle's bounding box touches, which callers check by
+// exact distance.
+func (x *openIndex) within(category string, lat, lng float64, since time.Time, radius float64) []Report {
+	dLat := radius / 111_320.0
 	dLng := dLat / math.Max(math.Cos(lat*math.Pi/180), 0.01)
 	lo, hi := nearOf(category, lat-dLat, lng-dLng), nearOf(category, lat+dLat, lng+dLng)
 	var out []Report

@@ -66,6 +66,7 @@ func MountPages(k *web.Pages, svc *Service, cells *grid.Service, nameOf NameOf, 
 	k.Handle(post, "/reports/:id/act", PermHandle, p.actOnReport)
 	k.Handle(post, "/reports/:id/resolve", PermHandle, p.resolveReport)
 	p.mountThread(k) // messages and urging (pages_thread.go)
+	p.mountRating(k) // satisfaction and disputes (rating_pages.go)
 	k.Handle(get, "/queue", PermQueue, p.queue)
 	k.Handle(get, "/escalations", PermEscalations, p.escalations)
 	k.Handle(get, "/figures", PermFigures, p.figures)

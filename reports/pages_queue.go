@@ -36,6 +36,7 @@ type queuePage struct {
 type queueRow struct {
 	reportRow
 	Thumb, ThumbAlt, Excerpt string
+	MeToo                    string // "N 位骑手也遇到" (metoo.go)
 }
 
 // excerptRunes is where a queue row cuts the description: about one line
@@ -56,7 +57,7 @@ func excerpt(s string) string {
 }
 
 func (p *pages) queueRow(l web.Lang, names map[string]string, r Report, now time.Time) queueRow {
-	row := queueRow{reportRow: p.reportRow(l, names, r, now), Excerpt: excerpt(r.Description)}
+	row := queueRow{reportRow: p.reportRow(l, names, r, now), Excerpt: excerpt(r.Description), MeToo: meTooLabel(l, r.MeToo)}
 	if len(r.Photos) > 0 {
 		row.Thumb = "/api/v1/reports/" + url.PathEscape(r.ID) + "/photos/1?thumb=true"
 		row.ThumbAlt = row.Category
@@ -157,6 +158,10 @@ type figuresPage struct {
 type figureRow struct {
 	Key, Name, InTime, MedianAck, MedianDecide string
 	Reports, Open, Urged                       int
+	// Satisfaction (rating.go): the counts, and the rate as a percentage
+	// ("—" when nothing was rated or due).
+	Satisfied, Basic, Unsatisfied, Unrated int
+	Satisfaction                           string
 }
 
 func (p *pages) figures(c *fiber.Ctx) error {
@@ -174,6 +179,10 @@ func (p *pages) figures(c *fiber.Ctx) error {
 	row := func(f Figures, name string) figureRow {
 		r := figureRow{Key: f.Key, Name: name, Reports: f.Reports, Open: f.OpenBacklog, Urged: f.Urged,
 			InTime: strconv.Itoa(int(math.Round(f.AckedInTimeShare*100))) + "%", MedianAck: "—", MedianDecide: "—"}
+		r.Satisfied, r.Basic, r.Unsatisfied, r.Unrated, r.Satisfaction = f.Satisfied, f.Basic, f.Unsatisfied, f.Unrated, "—"
+		if f.Satisfied+f.Basic+f.Unsatisfied+f.Unrated > 0 {
+			r.Satisfaction = strconv.Itoa(int(math.Round(f.SatisfactionRate*100))) + "%"
+		}
 		if f.MedianAckSeconds > 0 {
 			r.MedianAck = durText(l, time.Duration(f.MedianAckSeconds*float64(time.Second)))
 		}

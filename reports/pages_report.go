@@ -173,6 +173,12 @@ type reportViewPage struct {
 
 	// The reporter's message form and urge button (pages_thread.go).
 	threadView
+	// The reporter's rating form, an admin's decision on a dispute
+	// (rating_pages.go).
+	ratingView
+
+	// MeToo is "N 位骑手也遇到", for those who handle the report (metoo.go).
+	MeToo string
 }
 
 type photoLink struct{ Thumb, Full, Alt string }
@@ -247,6 +253,7 @@ func (v *reportViewPage) fillActionForms(csrf string) {
 type timelineRow struct {
 	Action, Label, When, Role, Cell, Note, Reason, Severity, StatusLabel string
 	Photos                                                               []photoLink // a message's
+	Rating                                                               string      // a rating's: "评价：满意"
 }
 
 // visibleReport loads the report of the route, by id or ticket number, if
@@ -326,6 +333,10 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 	if err != nil {
 		return v, err
 	}
+	staff := p.access.staffOf(ctx, r)
+	if staff {
+		v.MeToo = meTooLabel(l, r.MeToo)
+	}
 	for _, e := range entries {
 		row := timelineRow{Action: string(e.Action), Label: actionLabel(l, e.Action), When: e.At.In(tz).Format("2006-01-02 15:04:05"),
 			Role: l.T(ActorLabel(e, v.Own)), Note: e.Note, StatusLabel: StatusLabel(l, e.After.Status)}
@@ -339,10 +350,17 @@ func (p *pages) reportView(c *fiber.Ctx, r Report) (reportViewPage, error) {
 			row.Severity = l.T("severity." + strconv.Itoa(e.After.Severity))
 		case ActMessage, ActUrge:
 			threadRow(l, r, e, &row)
+		case ActRate:
+			ratingRow(l, e, &row)
+		case ActMeToo:
+			meTooRow(l, r, e, &row, staff)
 		}
 		v.Timeline = append(v.Timeline, row)
 	}
 	p.fillThread(c, &v, r, entries)
+	if err := p.fillRating(c, &v, r); err != nil {
+		return v, err
+	}
 	// A small map of the report's cell and its neighbours, with the place.
 	if r.Cell != "" {
 		if home, err := p.cells.Cell(r.Cell); err == nil {
@@ -432,6 +450,11 @@ func (p *pages) act(c *fiber.Ctx, in ActionInput) error {
 	r, err := p.visibleReport(c)
 	if err != nil {
 		return err
+	}
+	if in.Action == ActUphold && mayDecide(ctx, p.k.Gate()) != nil {
+		// Officers may act in the cell, but deciding a dispute is for
+		// admins (report:dispute, rating_pages.go).
+		return fiber.NewError(fiber.StatusForbidden, l.T("dispute.admins_only"))
 	}
 	actor, err := p.access.Actor(ctx, r, in.Action)
 	if err != nil {

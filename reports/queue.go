@@ -105,6 +105,14 @@ type Figures struct {
 	MedianDecideSecs float64 `json:"median_decide_seconds"`
 	OpenBacklog      int     `json:"open_backlog"`
 	Urged            int     `json:"urged" doc:"urges (催办) by reporters after a missed deadline, on the days of the range"`
+	// Satisfaction (回访, figures.go): the ratings made on the days of the
+	// range, and the resolutions whose 7-day rating window closed in it
+	// unrated.
+	Satisfied        int     `json:"satisfied" doc:"ratings 满意 made on the days of the range"`
+	Basic            int     `json:"basic" doc:"ratings 基本满意 made on the days of the range"`
+	Unsatisfied      int     `json:"unsatisfied" doc:"ratings 不满意 made on the days of the range"`
+	Unrated          int     `json:"unrated" doc:"resolutions whose 7-day rating window closed in the range without a rating"`
+	SatisfactionRate float64 `json:"satisfaction_rate" doc:"(satisfied + basic) / (rated + unrated), 0 to 1; 0 also when nothing was rated or due (see satisfied…unrated)"`
 }
 
 // ComputeFigures computes figures per cell and per officer within scope,

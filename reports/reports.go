@@ -54,6 +54,9 @@ const (
 	ActAskMore          Action = "ask_more"         // the officer asks the reporter for more (补充材料): Note says what
 	ActMessage          Action = "message"          // by the reporter: text and 0–3 photos (messages_thread.go)
 	ActUrge             Action = "urge"             // by the reporter, once a deadline has passed (催办, urge.go)
+	ActMeToo            Action = "me_too"           // by a rider who is not the reporter: "我也遇到" (metoo.go)
+	ActRate             Action = "rate"             // by the reporter, once per resolution (回访, rating.go)
+	ActUphold           Action = "uphold"           // by an admin: an unsatisfied rating is heard and the resolution stands (rating.go)
 )
 
 // Actor roles as the timeline shows them.
@@ -104,6 +107,10 @@ var transitions = map[Action]struct {
 	// never stands in for the 10-minute acknowledgement; it stays open
 	// until the report is closed.
 	ActAskMore: {[]Status{StatusAcknowledged, StatusVerified, StatusInProgress}, ""},
+	// Upholding decides a dispute (an unsatisfied rating) on a resolved
+	// report; it is not in ManualActions: only admins take it, and only on
+	// a disputed report (rating.go).
+	ActUphold: {[]Status{StatusResolved}, ""},
 }
 
 // Allowed lists the actions people may take on a report in status s.
@@ -200,6 +207,20 @@ type State struct {
 	// checks made before the answer but whose pixels turned out damaged
 	// when their thumbnail was made.
 	UnreadablePhotos []int `bson:"unreadable_photos,omitempty" json:"unreadable_photos,omitempty" doc:"indexes of photos that could not be read; the rider may add another"`
+	// MeToo counts the other riders who confirmed the problem ("我也遇到",
+	// metoo.go); MeTooBy names the first MaxMeTooBy of them, for the
+	// points rules. Never shown: no rider learns who else confirmed.
+	MeToo   int      `bson:"me_too" json:"me_too" doc:"how many other riders confirmed they met the same problem (我也遇到)"`
+	MeTooBy []string `bson:"me_too_by" json:"-"`
+	// Rating is the reporter's rating of the current resolution (回访,
+	// rating.go): satisfied, basic or unsatisfied; "" not rated. A reopen
+	// clears it with RatedAt and Disputed, so the next resolution is rated
+	// afresh.
+	Rating  string    `bson:"rating" json:"rating,omitempty" doc:"the reporter's rating of the resolution: satisfied (满意), basic (基本满意) or unsatisfied (不满意); empty: not rated"`
+	RatedAt time.Time `bson:"rated_at" json:"rated_at,omitzero"`
+	// Disputed: rated unsatisfied, and no admin has decided yet (uphold or
+	// reopen).
+	Disputed bool `bson:"disputed" json:"disputed,omitempty" doc:"rated unsatisfied and awaiting an administrator's decision"`
 }
 
 // Entry is one step of a report's timeline. It names the actor's role and

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -68,6 +69,17 @@ type Event struct {
 	// they were added.
 	Created time.Time
 	AckDue  time.Time
+	// Rating and ResolvedAt are the report's after the change: a rating
+	// (ActRate) counts in the figures by its kind and by the day of the
+	// resolution it rates (rating.go). Note is the admin's note on an
+	// uphold, for the reporter's inbox; empty on other events.
+	Rating     string
+	ResolvedAt time.Time
+	Note       string
+	// MeTooBy are the riders who confirmed the problem ("我也遇到",
+	// State.MeTooBy): the points rules pay each once the problem is
+	// verified.
+	MeTooBy []string `bson:"me_too_by,omitempty"`
 }
 
 // Events receives report events. Delivery is at least once: an event may
@@ -182,6 +194,10 @@ type Service struct {
 	// of a submission or a change (see Service.at): a test stops the
 	// service there, as a kill would, or breaks a store.
 	stopAt func(point string)
+
+	// metoo holds the key of the "me too" refs and serializes the
+	// confirmations of one report in this instance (metoo.go).
+	metoo meTooState
 }
 
 // NewService builds the reports service. consumers receive every report
@@ -207,9 +223,16 @@ func NewService(db *mongo.Database, blobs *storage.Blobs, grid Grid, accounts Ac
 		writers = make(chan struct{}, cfg.SubmitWriters)
 	}
 	return &Service{submitWriters: writers, store: st, tickets: newTickets(db), blobs: blobs, grid: grid, accounts: accounts, consumers: all, cfg: cfg, log: log,
-		now: func() time.Time { return time.Now().UTC() }, photoSlots: make(chan struct{}, 2),
+		now: storeClock, photoSlots: make(chan struct{}, 2),
 		thumbSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), stopping: make(chan struct{})}
 }
+
+// storeClock is the service's clock: UTC, to the millisecond, which is
+// what the document store keeps of a time. A report held in memory (the
+// open model, an answer) then orders and compares exactly as its stored
+// copy does: two reports created within the same millisecond used to sort
+// by their nanoseconds in memory and by their ids in the store.
+func storeClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // at marks a point between two writes, where a test may stop the service.
 func (s *Service) at(point string) {
@@ -377,9 +400,10 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	//     photos of an attempt that never stored its report are found and
 	//     removed (Repair);
 	//  2. the photos: a report never exists without them;
-	//  3. its ticket number, claimed by a unique insert (tickets.go); a
-	//     number claimed here stays a gap if this attempt then loses the
-	//     race for the report or stops before storing it;
+	//  3. its ticket number, claimed by a unique insert (tickets.go), at
+	//     the same time as the photos are put; a number claimed here stays
+	//     a gap if this attempt then fails, loses the race for the report
+	//     or stops before storing it;
 	//  4. the report, under an _id derived from the rider and the key, with
 	//     its ticket: of racing copies one wins, and a retry or the losing
 	//     copy answers the winner's report, ticket and all;
@@ -412,23 +436,37 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	s.at("pending")
+	// The ticket is claimed while the photos are put: neither needs the
+	// other, and the report needs both. The object store and the document
+	// store work in parallel, so this takes the longer of the two rather
+	// than their sum. The attempt's note names the claim: a source no
+	// other attempt claims under, so each attempt gets a number of its own
+	// and the report keeps the one it was stored with.
+	var (
+		ticket    string
+		ticketErr error
+		claimed   = make(chan struct{})
+	)
+	go func() {
+		defer close(claimed)
+		ticket, ticketErr = s.tickets.claim(ctx, note.ID, id, r.CreatedAt)
+	}()
+	var putErr error
 	for i, p := range processed {
-		if err := s.putPhoto(ctx, photos[i], p); err != nil {
-			s.abandon(ctx, note)
-			return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		if putErr = s.putPhoto(ctx, photos[i], p); putErr != nil {
+			break
 		}
 	}
-	r.Photos = photos
-	s.at("photos")
-	// The attempt's note names it: a source no other attempt claims under,
-	// so each attempt gets a number of its own and the report keeps the
-	// one it was stored with.
-	ticket, err := s.tickets.claim(ctx, note.ID, id, r.CreatedAt)
-	if err != nil {
+	<-claimed
+	if err := cmp.Or(putErr, ticketErr); err != nil {
+		// A number claimed by an attempt that stops here stays a gap, as
+		// when the attempt loses the race for the report (tickets.go).
 		s.abandon(ctx, note)
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	r.Ticket = ticket
+	r.Photos, r.Ticket = photos, ticket
+	// Both points come after both writes, in the goroutine a test stops.
+	s.at("photos")
 	s.at("ticket")
 	if err := s.store.insertReport(ctx, r); err != nil {
 		s.abandon(ctx, note)

@@ -130,17 +130,24 @@ type tickets struct {
 	coll *mongo.Collection
 	meta *mongo.Collection
 
-	// writers makes the claims of one day take turns inside this
-	// instance: racing writers collapse a chain's throughput on the
-	// embedded store (DESIGN.md). Instances race through the unique _id.
-	writers storage.KeyedLocks[struct{}]
-	hints   storage.ChainHints
+	// days group-commits the claims of one day inside this instance: the
+	// claims waiting for a day's chain are written together, as one
+	// InsertMany (storage.AppendMany), so that concurrent submissions
+	// neither race for the same number (racing writers collapse a
+	// chain's throughput on the embedded store, DESIGN.md) nor wait for
+	// one transaction each. Instances race through the unique _id.
+	days  storage.Batcher[storage.ChainItem, int]
+	hints storage.ChainHints
 
 	indexes storage.LazyIndexes
 }
 
 func newTickets(db *mongo.Database) *tickets {
-	return &tickets{db: db, coll: db.Collection(ticketsCollection), meta: db.Collection(ticketsMetaCollection)}
+	t := &tickets{db: db, coll: db.Collection(ticketsCollection), meta: db.Collection(ticketsMetaCollection)}
+	t.days.Write = func(ctx context.Context, day string, items []storage.ChainItem) []storage.Outcome[int] {
+		return storage.AppendMany(ctx, t.coll, &t.hints, day, items)
+	}
+	return t
 }
 
 // ensureIndex creates the unique source index before the first claim. The
@@ -161,11 +168,9 @@ func (t *tickets) claim(ctx context.Context, src, reportID string, at time.Time)
 		return "", err
 	}
 	day := ticketDay(at)
-	_, unlock := t.writers.Lock(day)
-	defer unlock()
-	n, err := storage.AppendOnce(ctx, t.coll, &t.hints, day, src, func(id string, _ int) any {
+	n, err := t.days.Do(ctx, day, storage.ChainItem{Src: src, Doc: func(id string, _ int) any {
 		return ticketEntry{ID: id, Src: src, Report: reportID, At: at.UTC()}
-	})
+	}})
 	switch {
 	case storage.IsRecorded(err):
 		if n > 0 {

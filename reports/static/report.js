@@ -283,6 +283,7 @@
     placeMarker();
     fixed('location', 'lat');
     saveDraft();
+    lookNearby();
   }
 
   function placeMarker() {
@@ -439,6 +440,7 @@
       renderPreviews();
       restoring = false;
       draftNote.hidden = false;
+      lookNearby();
       return true;
     });
   }
@@ -684,6 +686,216 @@
   window.addEventListener('online', function () {
     if (sending && !xhr && pending) { clearTimeout(timer); send(); }
   });
+
+  /* "Me too" (我也遇到): once a category and a position are known, and again
+     when either changes, the open reports of that category nearby are
+     offered above the send button; one tap adds the rider's confirmation
+     (with the form's first photo, if any) to one of them instead of filing
+     a new report. The rider sees no report but what the card shows. */
+
+  var metooPanel = $('metoo-panel');
+  var metooList = $('metoo-list');
+  var metooStatus = $('metoo-status');
+  var metooTimer = null;
+  var metooAsked = '';    // the query shown (or being asked): not asked twice
+  var metooSeq = 0;       // an answer to an older query is dropped
+  var metooBusy = false;  // a confirmation is being sent
+  var metooDone = false;  // one was recorded: the panel says so until a new category is chosen
+
+  function setMetooStatus(text, kind) {
+    metooStatus.textContent = text;
+    metooStatus.className = 'metoo-status' + (kind ? ' ' + kind : '');
+  }
+
+  function hideNearby() {
+    metooList.textContent = '';
+    metooPanel.hidden = true;
+  }
+
+  function lookNearby() {
+    if (!metooPanel || metooDone || sending) { return; }
+    clearTimeout(metooTimer);
+    metooTimer = setTimeout(function () {
+      var category = checked('category');
+      var la = parseFloat(lat.value), ln = parseFloat(lng.value);
+      if (!category || !isFinite(la) || !isFinite(ln)) { metooAsked = ''; hideNearby(); return; }
+      var q = 'category=' + encodeURIComponent(category) + '&lat=' + la.toFixed(6) + '&lng=' + ln.toFixed(6);
+      if (q === metooAsked) { return; }
+      metooAsked = q;
+      var seq = ++metooSeq;
+      var x = new XMLHttpRequest();
+      x.open('GET', '/api/v1/reports/nearby?' + q);
+      x.setRequestHeader('Accept', 'application/json');
+      x.onload = function () {
+        if (seq !== metooSeq) { return; }
+        var body = null;
+        try { body = JSON.parse(x.responseText); } catch (e) { body = null; }
+        if (x.status !== 200 || !body || !body.reports) {
+          // Not offered this time (the service is busy, the session
+          // ended): the rider reports as without it.
+          metooAsked = '';
+          hideNearby();
+          return;
+        }
+        showNearby(body.reports);
+      };
+      x.onerror = function () { if (seq === metooSeq) { metooAsked = ''; } };
+      x.send();
+    }, 300);
+  }
+
+  function ago(t) {
+    var m = Math.floor((Date.now() - new Date(t).getTime()) / 60000);
+    if (!(m >= 1)) { return msg('metoo-just-now'); }
+    if (m < 60) { return msg('metoo-minutes', { n: m }); }
+    if (m < 48 * 60) { return msg('metoo-hours', { n: Math.floor(m / 60) }); }
+    return msg('metoo-days', { n: Math.floor(m / 1440) });
+  }
+
+  function showNearby(list) {
+    metooList.textContent = '';
+    if (!list.length) { metooPanel.hidden = true; return; }
+    list.forEach(function (n) {
+      var li = document.createElement('li');
+      li.className = 'metoo-card';
+      if (n.thumb) {
+        var img = document.createElement('img');
+        img.src = n.thumb;
+        img.alt = msg('metoo-thumb');
+        img.width = 72;
+        img.height = 72;
+        li.appendChild(img);
+      } else {
+        var none = document.createElement('span');
+        none.className = 'metoo-nothumb';
+        none.setAttribute('aria-hidden', 'true');
+        li.appendChild(none);
+      }
+      var text = document.createElement('div');
+      text.className = 'metoo-text';
+      var line = document.createElement('p');
+      line.textContent = msg('metoo-card', { d: n.distance_m, ago: ago(n.created_at) }) +
+        (n.me_too > 0 ? ' · ' + msg('metoo-count', { n: n.me_too }) : '');
+      text.appendChild(line);
+      li.appendChild(text);
+      if (n.confirmed) {
+        var done = document.createElement('span');
+        done.className = 'metoo-done';
+        done.textContent = msg('metoo-confirmed');
+        li.appendChild(done);
+      } else {
+        var b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'primary metoo-button';
+        b.textContent = msg('metoo-button');
+        b.setAttribute('aria-label', msg('metoo-button-for', { d: n.distance_m }));
+        b.setAttribute('data-ref', n.ref);
+        li.appendChild(b);
+      }
+      metooList.appendChild(li);
+    });
+    $('metoo-hint').hidden = false;
+    $('metoo-not-this').hidden = false;
+    setMetooStatus('', '');
+    metooPanel.hidden = false;
+  }
+
+  // metooProblem tells a refused confirmation in the page's language.
+  function metooProblem(body) {
+    var code = (body && body.code) || '';
+    if (code.indexOf('metoo.') === 0 && form.hasAttribute('data-msg-metoo-' + code.replace('.', '-'))) {
+      return msg('metoo-' + code.replace('.', '-'));
+    }
+    return explain(body);
+  }
+
+  function confirmMeToo(b) {
+    metooBusy = true;
+    b.disabled = true;
+    setMetooStatus(msg('metoo-sending'), '');
+    var fd = new FormData();
+    fd.append('ref', b.getAttribute('data-ref'));
+    if (photos.length) {
+      var blob = photos[0].blob;
+      fd.append('photo', blob, 'photo-1' + (blob.type === 'image/png' ? '.png' : blob.type === 'image/webp' ? '.webp' : '.jpg'));
+    }
+    var x = new XMLHttpRequest();
+    x.open('POST', '/api/v1/reports/metoo');
+    x.timeout = 120000;
+    x.setRequestHeader('X-CSRF-Token', csrfMeta ? csrfMeta.content : '');
+    x.setRequestHeader('Accept', 'application/json');
+    x.onload = function () {
+      metooBusy = false;
+      var body = null;
+      try { body = JSON.parse(x.responseText); } catch (e) { body = null; }
+      if (x.status === 201 && body && body.recorded) {
+        recordedMeToo();
+        return;
+      }
+      b.disabled = false;
+      if (x.status === 401 || x.status === 403) {
+        setMetooStatus(msg('login'), 'bad');
+        return;
+      }
+      setMetooStatus(msg('metoo-failed') + metooProblem(body), 'bad');
+      var code = (body && body.code) || '';
+      if (code === 'metoo.expired' || code === 'metoo.unknown' || code === 'metoo.closed' || code === 'metoo.done') {
+        // The list is out of date: ask again, keeping the sentence.
+        var said = metooStatus.textContent;
+        metooAsked = '';
+        lookNearby();
+        setTimeout(function () { setMetooStatus(said, 'bad'); }, 600);
+      }
+    };
+    x.onerror = x.ontimeout = function () {
+      metooBusy = false;
+      b.disabled = false;
+      setMetooStatus(msg('metoo-failed') + msg('metoo-offline'), 'bad');
+    };
+    x.send(fd);
+  }
+
+  // recordedMeToo: the confirmation is stored. The panel says so, and the
+  // draft, which was this problem, goes; the form is empty for another.
+  function recordedMeToo() {
+    metooDone = true;
+    metooList.textContent = '';
+    $('metoo-hint').hidden = true;
+    $('metoo-not-this').hidden = true; // the form is empty for another report already
+    setMetooStatus(msg('metoo-recorded'), 'ok');
+    clearDraft();
+    photos.forEach(function (p) { if (p.url) { URL.revokeObjectURL(p.url); } });
+    photos = [];
+    renderPreviews();
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="category"]'), function (r) { r.checked = false; });
+    desc.value = '';
+    address.value = '';
+    count();
+    draftNote.hidden = true;
+    metooPanel.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }
+
+  if (metooPanel) {
+    metooList.addEventListener('click', function (e) {
+      var b = e.target.closest('button[data-ref]');
+      if (!b || sending || metooBusy) { return; }
+      confirmMeToo(b);
+    });
+    $('metoo-not-this').addEventListener('click', function () {
+      // Not this one: the rider goes on with a new report.
+      hideNearby();
+      setMetooStatus('', '');
+      if (metooDone) { metooDone = false; }
+      submitBtn.focus();
+    });
+    form.addEventListener('change', function (e) {
+      if (e.target.name !== 'category') { return; }
+      if (metooDone) { metooDone = false; setMetooStatus('', ''); }
+      lookNearby();
+    });
+    lat.addEventListener('input', lookNearby);
+    lng.addEventListener('input', lookNearby);
+  }
 
   /* A report still pending from before a reload goes on where it stopped. */
 
