@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -84,8 +85,18 @@ func TestRatingRouteTable(t *testing.T) {
 	} {
 		refuse("rate by "+tc.who, tc.c, rate, tc.body, tc.want, "")
 	}
+	// The rider's home page asks for the rating, and stops once it is given.
+	home := newWebUser(t, w.base)
+	home.logIn("13800138011", "rider-password")
+	toRate := `href="/reports/` + id + `#rate"`
+	if _, page := home.get("/"); !strings.Contains(page, toRate) || !strings.Contains(page, "待评价") {
+		t.Errorf("the rider's home page does not ask to rate the resolved report (%s)", toRate)
+	}
 	var entry map[string]any
 	w.rider.must("POST", rate, unsatisfied, &entry, 201)
+	if _, page := home.get("/"); strings.Contains(page, toRate) {
+		t.Error("the rider's home page still asks to rate a report rated already")
+	}
 	if entry["action"] != "rate" || entry["reason"] != "unsatisfied" || entry["note"] != unsatisfied["comment"] {
 		t.Errorf("rate entry = %v", entry)
 	}

@@ -31,7 +31,25 @@ func (p *pages) homePanel(c *fiber.Ctx, l web.Lang) (*web.HomePanel, error) {
 		More: &web.Link{Href: "/reports", Label: l.T("home.all_reports")}}
 	names, now := CellNames(p.cells), p.svc.now()
 	for _, r := range rs {
-		if !r.Status.Open() || len(panel.Items) == homeOpen {
+		if len(panel.Items) == homeOpen {
+			break
+		}
+		if r.Status == StatusResolved {
+			// Resolved and not rated yet, within the window: the loop
+			// waits for the rider's word (回访, rating.go).
+			if RateState(r, now) != nil {
+				continue
+			}
+			row := p.reportRow(l, names, r, now)
+			label := row.Category
+			if row.Ticket != "" {
+				label = row.Ticket + " · " + row.Category
+			}
+			panel.Items = append(panel.Items, web.HomeItem{Href: "/reports/" + url.PathEscape(r.ID) + "#rate", Label: label,
+				Status: l.T("home.to_rate"), Detail: l.T("home.rate_by", p.clock(r.ResolvedAt.Add(RatingWindow), now))})
+			continue
+		}
+		if !r.Status.Open() {
 			continue
 		}
 		row := p.reportRow(l, names, r, now)

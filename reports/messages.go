@@ -17,6 +17,8 @@ var pageMessages = map[string]web.Msg{
 	"home.open_reports":    {ZH: "办理中的报告", EN: "Reports in progress"},
 	"home.no_open_reports": {ZH: "没有办理中的报告。", EN: "No report in progress."},
 	"home.all_reports":     {ZH: "我的全部报告", EN: "All my reports"},
+	"home.to_rate":         {ZH: "待评价", EN: "To rate"},
+	"home.rate_by":         {ZH: "已解决，请在 %s 前评价处理结果", EN: "Resolved: rate the outcome before %s"},
 	"nav.report":           {ZH: "上报问题", EN: "Report a problem"},
 	"nav.mine":             {ZH: "我的上报", EN: "My reports"},
 	"nav.queue":            {ZH: "工作台", EN: "Queue"},
