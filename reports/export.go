@@ -117,7 +117,7 @@ func (s *Service) ExportReports(ctx context.Context, w io.Writer, r ExportRange)
 // ExportFigures writes the service figures from r's first day to today as
 // CSV: one row per cell, then one per officer.
 func (s *Service) ExportFigures(ctx context.Context, w io.Writer, r ExportRange) error {
-	cells, officers, err := s.ComputeFigures(ctx, Scope{All: true}, r.From)
+	cells, officers, err := s.ComputeFiguresUntil(ctx, Scope{All: true}, r.From, r.To)
 	if err != nil {
 		return err
 	}
@@ -197,14 +197,14 @@ func exportRoutes(api huma.API, gate *policy.Gate, h *handlers) {
 	}, h.exportReports)
 	policy.Register(api, gate, PermExport, huma.Operation{
 		OperationID: "export-figures", Method: http.MethodGet, Path: "/api/v1/admin/export/figures.csv", Tags: []string{"admin"},
-		Summary: "Service figures per cell and officer from a day to today, as CSV",
+		Summary: "Service figures per cell and officer over a range of days, as CSV",
 		Errors:  []int{422},
 	}, h.exportFigures)
 }
 
 type exportInput struct {
 	From string `query:"from" required:"true" maxLength:"10" doc:"first Beijing day, 2026-11-01"`
-	To   string `query:"to" maxLength:"10" doc:"last Beijing day; empty: today (reports only)"`
+	To   string `query:"to" maxLength:"10" doc:"last Beijing day; empty: today"`
 }
 
 func (h *handlers) export(in *exportInput, name string, write func(ctx context.Context, w io.Writer, r ExportRange) error) (*huma.StreamResponse, error) {

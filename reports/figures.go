@@ -956,9 +956,14 @@ func (t *figureTotals) add(b *figureBucket) {
 
 // figuresFromModel answers ComputeFigures from the rollups of the closed
 // days of the range and from memory.
-func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
+func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Scope, since, until time.Time) (byCell, byOfficer []Figures, err error) {
+	// today is the range's last day from here on: today itself, or the
+	// last day asked for when it is earlier.
 	today := dayStart(s.now())
-	from := laterDay(dayStart(since), today.AddDate(0, 0, -figureMaxRange))
+	if !until.IsZero() && dayStart(until).Before(today) {
+		today = dayStart(until)
+	}
+	from := laterDay(dayStart(since), dayStart(s.now()).AddDate(0, 0, -figureMaxRange))
 	// The unrated of the range are resolutions of up to ratingDays before
 	// it: those days are read too, for that only.
 	dueFrom, dueTo := from.AddDate(0, 0, -ratingDays), today.AddDate(0, 0, -ratingDays)
@@ -1037,7 +1042,7 @@ func (s *Service) figuresFromModel(ctx context.Context, fs *figureSet, scope Sco
 			fetched[dayOf(d)] = f
 		}
 	}
-	openCells, openOfficers, err := s.openBacklog(ctx, scope, inScope, from)
+	openCells, openOfficers, err := s.openBacklog(ctx, scope, inScope, from, figureNextDay(today))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -1080,10 +1085,10 @@ func withBacklog(fs []Figures, open map[string]int) []Figures {
 
 // openBacklog counts the open reports created since from, in scope, per cell
 // and officer: from the open reports' model, or (not ready) the store.
-func (s *Service) openBacklog(ctx context.Context, scope Scope, inScope func(string) bool, from time.Time) (cells, officers map[string]int, err error) {
+func (s *Service) openBacklog(ctx context.Context, scope Scope, inScope func(string) bool, from, before time.Time) (cells, officers map[string]int, err error) {
 	cells, officers = map[string]int{}, map[string]int{}
 	count := func(r *Report) {
-		if !inScope(r.Cell) || r.CreatedAt.Before(from) || !r.Status.Open() {
+		if !inScope(r.Cell) || r.CreatedAt.Before(from) || !r.CreatedAt.Before(before) || !r.Status.Open() {
 			return
 		}
 		cells[r.Cell]++
@@ -1098,7 +1103,7 @@ func (s *Service) openBacklog(ctx context.Context, scope Scope, inScope func(str
 		done()
 		return cells, officers, nil
 	}
-	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$gte", Value: from}}}}
+	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: before}}}}
 	if !scope.All {
 		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
 	}

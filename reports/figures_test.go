@@ -408,3 +408,54 @@ func TestFiguresFromOldFeedEntries(t *testing.T) {
 	go feed.Follow(ctx, 20*time.Millisecond)
 	agreeWithScan(t, "old feed entries", old, scanAnswers(t, f.service(), 0), 0)
 }
+
+// Figures over a range that ended before today (the figures CSV of past
+// days) count only the days of the range, as the scan of the reports
+// created in it does, whether the days come from memory or from rollups;
+// and a range reaching today gives what ComputeFigures gives.
+func TestFiguresUntilAgreeWithScan(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := &figClock{}
+	clk.set(figAt(0, 0, 5))
+	oracle := f.service()
+	a := figuresInstance(t, ctx, f, clk)
+	for n := range 4 {
+		fileFigureDay(t, f, a, clk, n)
+	}
+	clk.set(figAt(3, 18, 0))
+	key := func(svc *reports.Service, sc reports.Scope, from, to int) string {
+		t.Helper()
+		cells, officers, err := svc.ComputeFiguresUntil(ctx, sc, figAt(from, 0, 0), figAt(to, 12, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("cells %+v\nofficers %+v", cells, officers)
+	}
+	check := func(name string, svc *reports.Service) {
+		t.Helper()
+		for _, sc := range figureScopes {
+			for from := 0; from <= 3; from++ {
+				for to := from; to <= 3; to++ {
+					want := key(oracle, sc, from, to)
+					var got string
+					if !eventually(func() bool { got = key(svc, sc, from, to); return got == want }) {
+						t.Errorf("%s, scope %+v, days %d to %d:\n got %s\nwant %s", name, sc, from, to, got, want)
+					}
+				}
+			}
+		}
+	}
+	check("in memory", a)
+	if one, all := key(oracle, reports.Scope{All: true}, 1, 1), key(oracle, reports.Scope{All: true}, 1, 3); one == all {
+		t.Fatalf("a one-day range gives what three days give: the test files nothing per day\n%s", one)
+	}
+	if got, want := key(a, reports.Scope{All: true}, 0, 3), figuresKey(t, a, reports.Scope{All: true}, figAt(0, 0, 0)); got != want {
+		t.Errorf("a range to today:\n got %s\nwant %s", got, want)
+	}
+	if err := a.RollUpFigures(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("from rollups", figuresInstance(t, ctx, f, clk))
+}

@@ -10,7 +10,7 @@ var pageMessages = map[string]web.Msg{
 	"fig.export_from":      {ZH: "起始日期", EN: "First day"},
 	"fig.export_to":        {ZH: "截止日期", EN: "Last day"},
 	"fig.export_reports":   {ZH: "导出这些天的报告", EN: "Reports of these days"},
-	"fig.export_figures":   {ZH: "导出起始日至今的统计", EN: "Figures from the first day to today"},
+	"fig.export_figures":   {ZH: "导出这些天的统计", EN: "Figures of these days"},
 	"fig.export_hint":      {ZH: "CSV 文件可用 Excel 或 WPS 打开；不含报告人和照片。", EN: "The CSV files open in Excel or WPS; they hold no reporter and no photo."},
 	"act.more":             {ZH: "更多操作", EN: "More actions"},
 	"home.report":          {ZH: "上报问题", EN: "Report a problem"},

@@ -127,6 +127,15 @@ type Figures struct {
 // as it did before the rollups: correct, but a read of the whole reports
 // collection on the embedded store.
 func (s *Service) ComputeFigures(ctx context.Context, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
+	return s.ComputeFiguresUntil(ctx, scope, since, time.Time{})
+}
+
+// ComputeFiguresUntil is ComputeFigures over the Beijing days from since's
+// to until's (zero, or a day after today: to today). The figures of a range
+// that ended are those of its days; its unrated resolutions are those whose
+// rating window closed by its last day without a rating made by then; its
+// backlog, the reports created in it that are open now.
+func (s *Service) ComputeFiguresUntil(ctx context.Context, scope Scope, since, until time.Time) (byCell, byOfficer []Figures, err error) {
 	if fs := s.figureModel(); fs != nil {
 		// This instance's own changes are in the feed before its follower
 		// brings them back: catch up to the end it knows (a few reads by
@@ -145,17 +154,21 @@ func (s *Service) ComputeFigures(ctx context.Context, scope Scope, since time.Ti
 		stale := fs.staleLocked()
 		fs.mu.Unlock()
 		if stale == nil {
-			return s.figuresFromModel(ctx, fs, scope, since)
+			return s.figuresFromModel(ctx, fs, scope, since, until)
 		}
 	}
-	return s.scanFigures(ctx, scope, since)
+	return s.scanFigures(ctx, scope, since, until)
 }
 
 // scanFigures computes the figures from the reports created since 'since'
 // (their current cell, officer, acknowledgement and decision). Medians are
 // computed in Go: the embedded store has no arithmetic in pipelines.
-func (s *Service) scanFigures(ctx context.Context, scope Scope, since time.Time) (byCell, byOfficer []Figures, err error) {
-	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$gte", Value: since}}}}
+func (s *Service) scanFigures(ctx context.Context, scope Scope, since, until time.Time) (byCell, byOfficer []Figures, err error) {
+	created := bson.D{{Key: "$gte", Value: since}}
+	if !until.IsZero() {
+		created = append(created, bson.E{Key: "$lt", Value: figureNextDay(dayStart(until))})
+	}
+	filter := bson.D{{Key: "created_at", Value: created}}
 	if !scope.All {
 		filter = append(filter, bson.E{Key: "cell", Value: bson.D{{Key: "$in", Value: scope.Cells}}})
 	}
