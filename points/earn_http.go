@@ -23,7 +23,7 @@ func earnRoutes(api huma.API, gate *policy.Gate, s *Service) {
 	policy.Register(api, gate, PermAudit, huma.Operation{
 		OperationID: "points-rules", Method: http.MethodGet, Path: "/api/v1/points/rules", Tags: []string{"points"},
 		Summary:     "The earning rules in force",
-		Description: "Points per category and severity (a category not listed earns the default), the corroboration award of a confirmed duplicate, and the caps: how many awards a rider may earn per day and per month (China Standard Time).",
+		Description: "Points per category and severity (a category not listed earns the default), the corroboration award of a confirmed duplicate, the \"me too\" award of a confirmation, and the caps: how many awards a rider may earn per day and per month (China Standard Time).",
 	}, func(ctx context.Context, _ *struct{}) (*earnRulesOutput, error) {
 		out := &earnRulesOutput{}
 		out.Body = earnRulesView(s.earningRules())
@@ -48,6 +48,7 @@ type RulesView struct {
 	Default       map[string]int64            `json:"default" doc:"points by severity (\"1\"..\"3\") for every category"`
 	Categories    map[string]map[string]int64 `json:"categories" doc:"per category, the severities whose points differ from the default"`
 	Corroboration int64                       `json:"corroboration" doc:"points for a report confirmed as a duplicate of another"`
+	MeToo         int64                       `json:"me_too" doc:"points for confirming another rider's report (我也遇到), paid once it is verified"`
 	DailyCap      int                         `json:"daily_cap" doc:"awards a rider may earn in a day; later ones earn nothing"`
 	MonthlyCap    int                         `json:"monthly_cap" doc:"awards a rider may earn in a month"`
 }
@@ -61,7 +62,7 @@ func earnRulesView(r Rules) RulesView {
 		return out
 	}
 	v := RulesView{Default: sev(r.Default), Categories: map[string]map[string]int64{},
-		Corroboration: r.Corroboration, DailyCap: r.DailyCap, MonthlyCap: r.MonthlyCap}
+		Corroboration: r.Corroboration, MeToo: r.MeToo, DailyCap: r.DailyCap, MonthlyCap: r.MonthlyCap}
 	for c, m := range r.Categories {
 		v.Categories[c] = sev(m)
 	}
@@ -76,6 +77,7 @@ var earnMessages = map[string]web.Msg{
 	"earnrules.severity":      {ZH: "严重程度 %d", EN: "Severity %d"},
 	"earnrules.default":       {ZH: "其他所有类别", EN: "Every other category"},
 	"earnrules.corroboration": {ZH: "重复上报经确认的佐证奖励：%d 积分", EN: "Corroboration, for a report confirmed as a duplicate: %d points"},
+	"earnrules.me_too":        {ZH: "“我也遇到”确认他人上报的问题，经核实后：%d 积分", EN: "\"Me too\", confirming another rider's report, once it is verified: %d points"},
 	"earnrules.caps":          {ZH: "每名骑手每天最多 %d 次奖励，每月最多 %d 次（北京时间）；超出的上报不得积分。", EN: "Each rider earns at most %d awards a day and %d a month (China Standard Time); reports beyond that earn nothing."},
 }
 
@@ -101,6 +103,7 @@ type earnRulesPage struct {
 	Severities    []string // column headings
 	Rows          []earnRulesRow
 	Corroboration string
+	MeToo         string
 	Caps          string
 }
 
@@ -114,7 +117,7 @@ type earnRulesRow struct {
 func (p *earnPages) rulesPage(c *fiber.Ctx) error {
 	l := p.k.Lang(c)
 	r := p.s.earningRules()
-	v := earnRulesPage{Corroboration: l.T("earnrules.corroboration", r.Corroboration), Caps: l.T("earnrules.caps", r.DailyCap, r.MonthlyCap)}
+	v := earnRulesPage{Corroboration: l.T("earnrules.corroboration", r.Corroboration), MeToo: l.T("earnrules.me_too", r.MeToo), Caps: l.T("earnrules.caps", r.DailyCap, r.MonthlyCap)}
 	for s := 1; s <= 3; s++ {
 		v.Severities = append(v.Severities, l.T("earnrules.severity", s))
 	}

@@ -621,7 +621,7 @@ func TestRulesViewAndTemplate(t *testing.T) {
 	r := DefaultRules()
 	r.Categories = map[string]map[int]int64{"road_damage": {3: 30}}
 	v := earnRulesView(r)
-	if v.Default["2"] != 10 || v.Categories["road_damage"]["3"] != 30 || v.Corroboration != 1 || v.DailyCap != DefaultDailyCap {
+	if v.Default["2"] != 10 || v.Categories["road_damage"]["3"] != 30 || v.Corroboration != 1 || v.MeToo != 1 || v.DailyCap != DefaultDailyCap {
 		t.Errorf("rules view %+v", v)
 	}
 	s := &Service{Cfg: Config{}}
