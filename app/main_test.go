@@ -112,6 +112,24 @@ func (c *client) do(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// send sends req as c and returns the status and the JSON answer, whatever
+// it is: the resource, or the problem document of a refusal.
+func (c *client) send(req *http.Request) (int, map[string]any) {
+	c.t.Helper()
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(data, &out)
+	return resp.StatusCode, out
+}
+
 func (c *client) must(method, path string, body any, out any, want int) {
 	c.t.Helper()
 	if got := c.do(method, path, body, out); got != want {

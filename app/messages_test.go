@@ -2,12 +2,10 @@ package app
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -41,19 +39,10 @@ func postMessage(t *testing.T, c *client, id, key, text string, photos ...string
 	mw.Close()
 	req, _ := http.NewRequest("POST", c.base+"/api/v1/reports/"+id+"/messages", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out
+	return c.send(req)
 }
 
 // smallJPEG is a 64×48 photo: the routes' body limit is the default 64 KB

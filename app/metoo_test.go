@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -43,16 +42,7 @@ func postMeToo(t *testing.T, c *client, ref string, photos ...string) (int, map[
 	mw.Close()
 	req, _ := http.NewRequest("POST", c.base+"/api/v1/reports/metoo", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out
+	return c.send(req)
 }
 
 type nearbyView struct {

@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,16 +15,7 @@ func problemOf(t *testing.T, c *client, path string, body any) (int, map[string]
 	j, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", c.base+path, bytes.NewReader(j))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var p map[string]any
-	_ = json.Unmarshal(data, &p)
-	return resp.StatusCode, p
+	return c.send(req)
 }
 
 // Satisfaction (回访) through the API: who may rate, list disputes and

@@ -107,6 +107,30 @@ const (
 	claimGone                        // the claim vanished (its writer failed and removed it): claim again
 )
 
+// errClaimed: claimFirst found the claim taken, by a request that wrote
+// its entry or is writing it now.
+var errClaimed = errors.New("claimed already")
+
+// claimFirst inserts c, the claim of a once-only entry (an urge, a rating,
+// a confirmation). A claim left by a writer that failed or stopped is
+// taken over once; a claim that is done or being done answers errClaimed,
+// which each caller tells in its own words.
+func (s *Service) claimFirst(ctx context.Context, c claim) error {
+	for attempt := 0; ; attempt++ {
+		err := s.insertClaim(ctx, c)
+		if !errors.Is(err, errDuplicate) {
+			return err
+		}
+		_, state, _, err := s.inspectClaim(ctx, c.ReportID, c.ID)
+		if err != nil {
+			return err
+		}
+		if (state != claimGone && state != claimAbandoned) || attempt > 0 {
+			return errClaimed
+		}
+	}
+}
+
 // inspectClaim says where the claim id stands, for a caller whose insert of
 // it collided. A claim whose entry is in the timeline is done whatever its
 // Seq says; one older than settle without an entry was left by a writer

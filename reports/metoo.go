@@ -340,22 +340,12 @@ func (s *Service) MeToo(ctx context.Context, riderID, ref string, photo []byte) 
 	}
 
 	claimID := meTooClaim(r.ID, riderID)
-	for attempt := 0; ; attempt++ {
-		err := s.insertClaim(ctx, claim{ID: claimID, ReportID: r.ID, Keys: keys, At: s.now()})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errDuplicate) {
-			return Entry{}, err
-		}
-		_, state, _, err := s.inspectClaim(ctx, r.ID, claimID)
-		if err != nil {
-			return Entry{}, err
-		}
-		if (state != claimGone && state != claimAbandoned) || attempt > 0 {
-			// Done, or being done by another request of the rider now.
-			return Entry{}, &MeTooError{Code: MeTooDone}
-		}
+	switch err := s.claimFirst(ctx, claim{ID: claimID, ReportID: r.ID, Keys: keys, At: s.now()}); {
+	case errors.Is(err, errClaimed):
+		// Done, or being done by another request of the rider now.
+		return Entry{}, &MeTooError{Code: MeTooDone}
+	case err != nil:
+		return Entry{}, err
 	}
 	// From here the claim is this call's: a failure removes the photo and
 	// the claim, so that the rider may try again.

@@ -126,21 +126,11 @@ func (s *Service) Rate(ctx context.Context, reporterID, id string, in RatingInpu
 		return Entry{}, rerr
 	}
 	key := rateKey(r)
-	for attempt := 0; ; attempt++ {
-		err := s.insertClaim(ctx, claim{ID: key, ReportID: r.ID, At: s.now()})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errDuplicate) {
-			return Entry{}, err
-		}
-		_, state, _, err := s.inspectClaim(ctx, r.ID, key)
-		if err != nil {
-			return Entry{}, err
-		}
-		if (state != claimGone && state != claimAbandoned) || attempt > 0 {
-			return Entry{}, &RateError{Code: RateDone}
-		}
+	switch err := s.claimFirst(ctx, claim{ID: key, ReportID: r.ID, At: s.now()}); {
+	case errors.Is(err, errClaimed):
+		return Entry{}, &RateError{Code: RateDone}
+	case err != nil:
+		return Entry{}, err
 	}
 	_, e, err := s.transitionEntry(ctx, r.ID, Actor{ID: reporterID, Role: RoleRider}, ActRate, func(cur Report, st *State) error {
 		// The report may have moved on since it was read (reopened,

@@ -77,22 +77,12 @@ func (s *Service) Urge(ctx context.Context, reporterID, id string) (Entry, error
 		return Entry{}, uerr
 	}
 	key := urgeKey(r.ID, p)
-	for attempt := 0; ; attempt++ {
-		err := s.insertClaim(ctx, claim{ID: key, ReportID: r.ID, At: s.now()})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errDuplicate) {
-			return Entry{}, err
-		}
-		_, state, _, err := s.inspectClaim(ctx, r.ID, key)
-		if err != nil {
-			return Entry{}, err
-		}
-		if (state != claimGone && state != claimAbandoned) || attempt > 0 {
-			// Done, or being done by another request right now.
-			return Entry{}, &UrgeError{Code: UrgeDone}
-		}
+	switch err := s.claimFirst(ctx, claim{ID: key, ReportID: r.ID, At: s.now()}); {
+	case errors.Is(err, errClaimed):
+		// Done, or being done by another request right now.
+		return Entry{}, &UrgeError{Code: UrgeDone}
+	case err != nil:
+		return Entry{}, err
 	}
 	_, e, err := s.transitionEntry(ctx, r.ID, Actor{ID: reporterID, Role: RoleRider}, ActUrge, func(cur Report, _ *State) error {
 		// The report may have moved on since it was read: the urge is

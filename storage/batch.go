@@ -12,10 +12,10 @@ import (
 // them consecutive numbers and store them in one InsertMany, one
 // transaction, where one at a time each would be its own and, racing for
 // the same next number, most would lose it and try again (DESIGN.md:
-// 16 racing appenders made 10.7 lost inserts per append). Joiner does the
-// same for plain inserts to a collection; Batcher adds the key, so that
-// sequences do not wait for each other, and a result per item (its
-// number).
+// 16 racing appenders made 10.7 lost inserts per append). Sequences named
+// by different keys do not wait for each other; each item gets its own
+// result (its number). Joiner is a Batcher of one sequence, for plain
+// inserts and deletes.
 //
 // The first request to arrive for a key leads: it takes what is queued for
 // the key, calls Write, answers each request with its own outcome, then

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -21,22 +20,22 @@ import (
 // outcome, then passes the lead to the next waiter, so no writer waits for
 // more than the batch in front of it. A lone writer writes alone.
 type Joiner struct {
-	write func(ctx context.Context, docs []any) []error // one outcome per document
-
-	mu      sync.Mutex
-	pending []*joinReq
-	leading bool
+	b Batcher[any, struct{}] // one sequence, "": the collection
 }
 
-type joinReq struct {
-	doc  any
-	done chan joinDone // buffered: the leader never waits on a waiter
-	sent bool          // only the leader touches it
-}
-
-type joinDone struct {
-	err  error
-	lead bool
+// newJoiner makes a Joiner whose batches write gives one outcome per
+// document.
+func newJoiner(write func(ctx context.Context, docs []any) []error) *Joiner {
+	j := &Joiner{}
+	j.b.Write = func(ctx context.Context, _ string, docs []any) []Outcome[struct{}] {
+		errs := write(ctx, docs)
+		outs := make([]Outcome[struct{}], len(docs))
+		for i := range outs {
+			outs[i].Err = errs[i]
+		}
+		return outs
+	}
+	return j
 }
 
 // ErrJoinInterrupted answers the writers of a batch whose leader stopped
@@ -51,58 +50,8 @@ const joinTimeout = 30 * time.Second
 // Do writes doc with the writes of the other callers waiting at the same
 // time, and returns doc's own outcome.
 func (j *Joiner) Do(ctx context.Context, doc any) error {
-	r := &joinReq{doc: doc, done: make(chan joinDone, 1)}
-	j.mu.Lock()
-	j.pending = append(j.pending, r)
-	lead := !j.leading
-	j.leading = true
-	j.mu.Unlock()
-	if !lead {
-		// The leader always answers, even if it stops (see lead).
-		if d := <-r.done; !d.lead {
-			return d.err
-		}
-	}
-	j.lead(ctx)
-	return (<-r.done).err
-}
-
-func (j *Joiner) lead(ctx context.Context) {
-	j.mu.Lock()
-	batch := j.pending
-	j.pending = nil
-	j.mu.Unlock()
-	defer func() {
-		for _, r := range batch {
-			if !r.sent {
-				r.sent = true
-				r.done <- joinDone{err: ErrJoinInterrupted}
-			}
-		}
-		j.mu.Lock()
-		if len(j.pending) == 0 {
-			j.leading = false
-		} else {
-			j.pending[0].done <- joinDone{lead: true}
-		}
-		j.mu.Unlock()
-	}()
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), joinTimeout)
-	defer cancel()
-	if dl, ok := ctx.Deadline(); ok {
-		var cancelDL context.CancelFunc
-		bctx, cancelDL = context.WithDeadline(bctx, dl)
-		defer cancelDL()
-	}
-	docs := make([]any, len(batch))
-	for i, r := range batch {
-		docs[i] = r.doc
-	}
-	errs := j.write(bctx, docs)
-	for i, r := range batch {
-		r.sent = true
-		r.done <- joinDone{err: errs[i]}
-	}
+	_, err := j.b.Do(ctx, "", doc)
+	return err
 }
 
 // JoinInserts joins InsertOne calls on coll into unordered InsertMany
@@ -110,7 +59,7 @@ func (j *Joiner) lead(ctx context.Context) {
 // the document that collided, as a mongo.WriteException that
 // IsDuplicateKey recognises.
 func JoinInserts(coll *mongo.Collection) *Joiner {
-	return &Joiner{write: func(ctx context.Context, docs []any) []error {
+	return newJoiner(func(ctx context.Context, docs []any) []error {
 		errs := make([]error, len(docs))
 		if len(docs) == 1 {
 			_, errs[0] = coll.InsertOne(ctx, docs[0])
@@ -132,13 +81,13 @@ func JoinInserts(coll *mongo.Collection) *Joiner {
 			}
 		}
 		return errs
-	}}
+	})
 }
 
 // JoinDeletes joins DeleteOne-by-_id calls on coll into one DeleteMany.
 // Deleting a document that is not there is no error, as for DeleteOne.
 func JoinDeletes(coll *mongo.Collection) *Joiner {
-	return &Joiner{write: func(ctx context.Context, ids []any) []error {
+	return newJoiner(func(ctx context.Context, ids []any) []error {
 		var err error
 		if len(ids) == 1 {
 			_, err = coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: ids[0]}})
@@ -150,5 +99,5 @@ func JoinDeletes(coll *mongo.Collection) *Joiner {
 			errs[i] = err
 		}
 		return errs
-	}}
+	})
 }
