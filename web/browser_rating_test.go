@@ -107,6 +107,11 @@ func TestBrowserRatingDispute(t *testing.T) {
 		t.Errorf("the uphold step says %q", got)
 	}
 	rider.screenshot("upheld-phone.png")
+	// And in the inbox, with the administrator's note.
+	rider.open("/inbox")
+	if got := rider.text(".notes"); !strings.Contains(got, "经复核维持办结") || !strings.Contains(got, "已复查，井盖已固定") {
+		t.Errorf("the rider's inbox says %q", got)
+	}
 
 	// The figure moved: one unsatisfied rating in T-04, 0 %.
 	admin.open("/figures")
