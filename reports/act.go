@@ -352,15 +352,9 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 		}
 	}
 	if openOK && !slices.Contains(took, false) {
-		// The mark only spares Repair a redelivery, which consumers take
-		// as a repeat (delivery is at least once): it is written after
-		// the answer, one write less on the path of every change.
-		ctx := context.WithoutCancel(ctx)
-		s.later.Go(func() {
-			if err := s.store.markPublished(ctx, e.ID); err != nil {
-				s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
-			}
-		})
+		if err := s.store.markPublished(ctx, e.ID); err != nil {
+			s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+		}
 		return
 	}
 	for i, c := range s.consumers {

@@ -136,7 +136,7 @@ func (c *crashRig) checkVisible(t *testing.T, rider, id, stoppedAt string) repor
 		t.Errorf("timeline = %+v, %v; want the one submit entry", tl, err)
 	}
 	event := id + ":000001"
-	if !publishedSoon(t, c.f, event) {
+	if !published(t, c.f, event) {
 		t.Error("the submit entry is not marked published")
 	}
 	if n := c.count(t, "open_reports", bson.D{{Key: "_id", Value: id}}); n != 1 {
