@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nuanxin/nuanxin/internal/browsertest"
 )
 
 // axePath is axe-core, vendored from the npm registry at a pinned version
@@ -136,60 +138,11 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// a11yChromium finds the browser as the web package's browser tests do:
-// NUANXIN_CHROMIUM, else /usr/bin/chromium. Without one the test is skipped,
-// except in CI, which must run it.
-func a11yChromium(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("NUANXIN_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s (set NUANXIN_CHROMIUM): CI must run the browser tests", path)
-		}
-		t.Skipf("no Chromium at %s (set NUANXIN_CHROMIUM); skipping the browser tests", path)
-	}
-	return path
-}
-
 // a11yBrowser starts one headless Chromium for the whole test; each role
 // gets its own tab (and so its own cookies, through a browser context).
 func a11yBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(a11yChromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root in containers
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.Flag("accept-lang", "zh-CN,zh"),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	// Start the browser now, so that each role's tab is a new target in it.
-	if err := chromedp.Do(bctx); err != nil {
-		bcancel()
-		acancel()
-		cancel()
-		t.Fatalf("start Chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		bcancel()
-		acancel()
-		cancel()
-	})
-	return bctx
+	return browsertest.Start(t, 10*time.Minute)
 }
 
 // a11yTab is one role's browser tab.

@@ -11,24 +11,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath finds the browser: NUANXIN_CHROMIUM, else /usr/bin/chromium.
-// Without one the browser tests are skipped, except in CI, which must run them.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("NUANXIN_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s (set NUANXIN_CHROMIUM): CI must run the browser tests", path)
-		}
-		t.Skipf("no Chromium at %s (set NUANXIN_CHROMIUM); skipping the browser tests", path)
-	}
-	return path
-}
+	"github.com/nuanxin/nuanxin/internal/browsertest"
+)
 
 // serve runs the application on a free loopback port until the test ends
 // and returns its base URL. It serves through App.Serve, as the binary does.
@@ -54,32 +39,7 @@ func (e *env) serve(t *testing.T) string {
 // The browser stops when the test ends.
 func chrome(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root in containers
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.Flag("accept-lang", "zh-CN,zh"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		bcancel()
-		acancel()
-		cancel()
-	})
-	return bctx
+	return browsertest.Start(t, 2*time.Minute, chromedp.WindowSize(1280, 900))
 }
 
 // tab wraps a browser tab with helpers that fail the test.
