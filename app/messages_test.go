@@ -236,7 +236,8 @@ func TestMessagesRouteTable(t *testing.T) {
 	}
 }
 
-// worldOn is newReportWorld on an application built with other settings.
+// worldOn builds newReportWorld's two cells, officers and riders on an
+// application a (built with the test's own settings where it needs them).
 func worldOn(t *testing.T, a *App, base string) reportWorld {
 	t.Helper()
 	w := reportWorld{app: a, base: base}

@@ -59,21 +59,7 @@ type reportWorld struct {
 func newReportWorld(t *testing.T) reportWorld {
 	t.Helper()
 	a, base := mustApp(t, testEnv(t, nil))
-	w := reportWorld{app: a, base: base}
-	w.admin = login(t, base, "admin", adminPassword)
-	w.admin.must("POST", "/api/v1/grid/import?mode=replace", twoCells(t), nil, 200)
-	w.officerID = createStaff(t, w.admin, "officer-a", "officer").ID
-	w.strangerID = createStaff(t, w.admin, "officer-b", "officer").ID
-	w.admin.must("PUT", "/api/v1/grid/cells/T-0001/officers", map[string]string{"primary_id": w.officerID}, nil, 200)
-	w.admin.must("PUT", "/api/v1/grid/cells/T-0002/officers", map[string]string{"primary_id": w.strangerID}, nil, 200)
-	for i, phone := range []string{"13800138011", "13800138012"} {
-		(&client{t: t, base: base}).must("POST", "/api/v1/accounts", map[string]any{"phone": phone, "display_name": fmt.Sprint("骑手", i), "password": "rider-password", "work": "food_delivery", "accept_privacy": true}, nil, 201)
-	}
-	w.rider = login(t, base, "13800138011", "rider-password")
-	w.otherRider = login(t, base, "13800138012", "rider-password")
-	w.officer = login(t, base, "officer-a", "staff-password")
-	w.stranger = login(t, base, "officer-b", "staff-password")
-	return w
+	return worldOn(t, a, base)
 }
 
 var westCell = map[string]string{"category": "road_damage", "description": "井盖缺失", "lat": "28.195", "lng": "112.975"}
