@@ -8,14 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nuanxin/nuanxin/reports"
-	"github.com/nuanxin/nuanxin/storage"
-	"github.com/nuanxin/nuanxin/storage/storagetest"
 )
 
 var officerO1 = reports.Actor{ID: "o1", Role: reports.RoleOfficer}
@@ -219,16 +213,7 @@ func TestMessageRetriesRaceToOne(t *testing.T) {
 // The document store failing between the photos and the entry leaves no
 // entry and no photo.
 func TestMessageStoreFailsAfterPhotos(t *testing.T) {
-	uri, stop, err := storage.StartEmbeddedMongo(t.TempDir(), storagetest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(3 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	f := newFixtureOn(t, client.Database("failing"), storagetest.Blobs(t))
+	f, stop := failingFixture(t)
 	r := f.mustSubmit("rider1", f.submission("k", inWest))
 	f.svc.Wait()
 	objects := f.objects()
@@ -243,7 +228,7 @@ func TestMessageStoreFailsAfterPhotos(t *testing.T) {
 			once.Do(stop)
 		}
 	})
-	_, _, err = f.svc.Message(context.Background(), "rider1", r.ID, reports.MessageInput{Key: "m", Text: "补充", Photos: [][]byte{photo(t, "road-clean.jpg")}})
+	_, _, err := f.svc.Message(context.Background(), "rider1", r.ID, reports.MessageInput{Key: "m", Text: "补充", Photos: [][]byte{photo(t, "road-clean.jpg")}})
 	if !reached {
 		t.Fatal("the message never reached the point between its photos and its entry")
 	}

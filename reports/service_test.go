@@ -647,7 +647,10 @@ func TestObjectStoreDown(t *testing.T) {
 	}
 }
 
-func TestDocumentStoreFailsAfterPhotos(t *testing.T) {
+// failingFixture is a fixture on a document store of its own, which stop
+// shuts down mid-test, as a store failing under the service.
+func failingFixture(t *testing.T) (*fixture, func()) {
+	t.Helper()
 	uri, stop, err := storage.StartEmbeddedMongo(t.TempDir(), storagetest.Logger())
 	if err != nil {
 		t.Fatal(err)
@@ -658,9 +661,14 @@ func TestDocumentStoreFailsAfterPhotos(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	f := newFixtureOn(t, client.Database("failing"), storagetest.Blobs(t))
+	return f, stop
+}
+
+func TestDocumentStoreFailsAfterPhotos(t *testing.T) {
+	f, stop := failingFixture(t)
 	var once sync.Once
 	reports.SetAfterPhotos(f.svc, func() { once.Do(stop) })
-	_, _, err = f.svc.Submit(context.Background(), "rider1", f.submission("k", inWest))
+	_, _, err := f.svc.Submit(context.Background(), "rider1", f.submission("k", inWest))
 	if !errors.Is(err, reports.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
