@@ -215,6 +215,18 @@ func (e *Earner) Publish(ctx context.Context, ev reports.Event) error {
 		e.log.Warn("points: a report event whose reporter cannot hold points; it earns nothing", "event", ev.ID, "err", err)
 		return nil
 	}
+	if ev.ReportSeq <= 1 && !ev.Again {
+		// A report's first event (its submission), handed out by its
+		// writer, that earns nothing has nothing to order against and
+		// nothing to store (below), so the head is not read: that read was
+		// a store command on every submission's path. Reading it would
+		// only settle a later event's state, which that event's own
+		// delivery does; a redelivery (Again), which may follow a crash,
+		// still reads it.
+		if next, apply, err := e.next(awardState{}, false, ev); err == nil && apply && next.Target == 0 {
+			return nil
+		}
+	}
 	_, unlock := e.reportLocks.Lock(ev.ReportID)
 	defer unlock()
 	const attempts = 20

@@ -441,7 +441,9 @@ func TestEarnCrashBetweenClaimAndPost(t *testing.T) {
 		_ = e2.Publish(context.Background(), evs2[1])
 	}()
 	<-done
-	earnPublish(t, again, evs2[0])
+	redelivered := evs2[0]
+	redelivered.Again = true // as Repair hands it out
+	earnPublish(t, again, redelivered)
 	earnWantBalance(t, l, "u1", 25)
 	earnClean(t, l)
 }

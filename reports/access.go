@@ -121,11 +121,17 @@ func (a Access) LinkedDuplicate(ctx context.Context, svc *Service, r Report) (du
 	if r.DuplicateOf == "" {
 		return Report{}, false, false, nil
 	}
-	dup, err = svc.store.report(ctx, r.DuplicateOf)
-	if errors.Is(err, ErrNotFound) {
-		dup, err = Report{ID: r.DuplicateOf}, nil
-	} else if err != nil {
-		return Report{}, false, true, err
+	// A probable duplicate is of an open report (findDuplicate), which the
+	// open model holds: its reporter and ticket never change, and its cell
+	// is the one the queue shows. Only a closed one is read from the store.
+	dup, inModel := svc.openCopy(r.DuplicateOf)
+	if !inModel {
+		dup, err = svc.store.report(ctx, r.DuplicateOf)
+		if errors.Is(err, ErrNotFound) {
+			dup, err = Report{ID: r.DuplicateOf}, nil
+		} else if err != nil {
+			return Report{}, false, true, err
+		}
 	}
 	shown = (dup.ReporterID != "" && a.CanSee(ctx, dup)) || a.gate.Check(ctx, PermHandle, policy.CellDomain(r.Cell)) == nil
 	return dup, shown, true, nil

@@ -309,12 +309,27 @@ func (s *Service) repair(ctx context.Context, id string, seq int) error {
 // a record per consumer on every event would cost each submission four
 // writes to spare a rare redelivery.
 func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
+	if s.deliverAll(ctx, r, e, again) {
+		s.markPublished(ctx, e)
+	}
+}
+
+// markPublished marks e published: Repair will not hand its event out again.
+func (s *Service) markPublished(ctx context.Context, e Entry) {
+	if err := s.store.markPublished(ctx, e.ID); err != nil {
+		s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
+	}
+}
+
+// deliverAll is publish without the mark: it reports whether every consumer
+// and the open set have the event, so that the caller marks it published.
+func (s *Service) deliverAll(ctx context.Context, r Report, e Entry, again bool) (all bool) {
 	ev := Event{ID: e.ID, Action: e.Action, ReportID: r.ID, Ticket: r.Ticket, ReportSeq: e.Seq, ReporterID: r.ReporterID, Category: r.Category,
 		Status: e.After.Status, Severity: e.After.Severity, Duplicate: e.After.DuplicateOf != "",
 		Cell: e.After.Cell, OfficerID: e.After.OfficerID, BackupID: e.After.BackupID,
 		NextDue: e.After.NextDue, Escalated: e.After.EscalatedAck || e.After.EscalatedDue, At: e.At,
 		Created: r.CreatedAt, AckDue: e.After.AckDue, Rating: e.After.Rating, ResolvedAt: e.After.ResolvedAt,
-		MeTooBy: e.After.MeTooBy}
+		MeTooBy: e.After.MeTooBy, Again: again}
 	if e.Action == ActUphold {
 		ev.Note = e.Note // the admin's word to the reporter (inbox)
 	}
@@ -352,10 +367,7 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 		}
 	}
 	if openOK && !slices.Contains(took, false) {
-		if err := s.store.markPublished(ctx, e.ID); err != nil {
-			s.log.Warn("mark event published; it may be delivered again", "event", e.ID, "err", err)
-		}
-		return
+		return true
 	}
 	for i, c := range s.consumers {
 		if took[i] && (c.Name != listConsumer || ev.Action == ActSubmit) {
@@ -364,6 +376,7 @@ func (s *Service) publish(ctx context.Context, r Report, e Entry, again bool) {
 			}
 		}
 	}
+	return false
 }
 
 // deliver hands the event to one consumer unless (on redelivery) it is

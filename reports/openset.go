@@ -191,6 +191,22 @@ func (o *openSet) read() (*openIndex, func(), bool) {
 	return &o.idx, o.mu.RUnlock, true
 }
 
+// openCopy returns the model's copy of an open report, when the model can
+// be trusted and holds it. The copy may trail the store by up to a second
+// (the feed), so it serves what does not change (reporter, ticket) or what
+// the queue shows anyway (cell, status), never a decision.
+func (s *Service) openCopy(id string) (Report, bool) {
+	x, done, ok := s.open.read()
+	if !ok {
+		return Report{}, false
+	}
+	defer done()
+	if p := x.byID[id]; p != nil {
+		return *p, true
+	}
+	return Report{}, false
+}
+
 func (o *openSet) staleLocked() error {
 	switch {
 	case !o.ready && o.buildErr != nil:

@@ -80,6 +80,10 @@ type Event struct {
 	// State.MeTooBy): the points rules pay each once the problem is
 	// verified.
 	MeTooBy []string `bson:"me_too_by,omitempty"`
+	// Again is set when the event is handed out again (Repair, a retried
+	// submission) rather than by the change's own writer: only then may a
+	// consumer hold something of the report newer than the event.
+	Again bool `bson:"-"`
 }
 
 // Events receives report events. Delivery is at least once: an event may
@@ -176,8 +180,8 @@ type Service struct {
 	thumbSlots chan struct{}
 	// submitWriters bounds the submissions writing at once (Config).
 	submitWriters chan struct{}
-	// later runs the thumbnails made after the answer (thumbs.go);
-	// laterBytes is what the photos waiting for them hold; stopping, once
+	// later runs what a submission does after the answer: its thumbnails
+	// (thumbs.go) and the mark that its event is published; laterBytes is what the photos waiting for them hold; stopping, once
 	// closed (StopLater), sends those still waiting to Repair.
 	later      sync.WaitGroup
 	laterBytes atomic.Int64
@@ -411,8 +415,8 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 	//     whoever finds the report without it (the retry, Repair, the first
 	//     action on the report) writes the same entry;
 	//  6. the open set, the reporter's list and the consumers (publish),
-	//     until the entry is marked published; Repair redelivers what is
-	//     not;
+	//     then, after the answer, the mark that the entry is published;
+	//     Repair redelivers what is not;
 	//  7. the pending note is removed, once the photos have their
 	//     thumbnails: those of upright JPEGs are made after the answer
 	//     (thumbs.go), and Repair makes them if this instance stops first.
@@ -491,7 +495,16 @@ func (s *Service) Submit(ctx context.Context, reporterID string, in Submission) 
 		return Report{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	s.at("entry")
-	s.publish(ctx, r, e, again)
+	if s.deliverAll(ctx, r, e, again) {
+		// The mark is written after the answer: all it does is keep Repair
+		// from handing the event out again, Repair leaves entries younger
+		// than settle alone, and a consumer handed an event twice absorbs
+		// it (Events). A stop before it is written costs one redelivery,
+		// as a stop before it did when it came before the answer. (Repair's
+		// own redeliveries mark at once: a second pass right after one
+		// must find the mark.)
+		s.later.Go(func() { s.markPublished(context.WithoutCancel(ctx), e) })
+	}
 	later := map[int][]byte{}
 	for i, d := range deferred {
 		if d {

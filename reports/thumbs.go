@@ -67,7 +67,7 @@ func (s *Service) thumbsLater(ctx context.Context, r Report, note pending, bodie
 }
 
 // Wait returns when the work this instance took on after answering (the
-// thumbnails) is done or, once stop is closed, abandoned to Repair. The app
+// thumbnails, the published marks) is done or, once stop is closed, abandoned to Repair. The app
 // calls it before closing the stores; tests call it to look at the result.
 func (s *Service) Wait() { s.later.Wait() }
 
