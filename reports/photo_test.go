@@ -307,11 +307,11 @@ func TestProcessPhotoAccepts(t *testing.T) {
 		tw, th      int
 		gps         bool
 	}{
-		{"road-clean.jpg", "image/jpeg", 1600, 1200, 480, 360, false},
-		{"road-gps.jpg", "image/jpeg", 1600, 1200, 480, 360, true},
-		{"road-gps-orientation6.jpg", "image/jpeg", 1600, 1200, 480, 360, true},
-		{"road.webp", "image/jpeg", 1600, 1200, 480, 360, false},
-		{"road.png", "image/png", 800, 600, 480, 360, false},
+		{"road-clean.jpg", "image/jpeg", 1600, 1200, 400, 300, false},
+		{"road-gps.jpg", "image/jpeg", 1600, 1200, 400, 300, true},
+		{"road-gps-orientation6.jpg", "image/jpeg", 1600, 1200, 400, 300, true},
+		{"road.webp", "image/jpeg", 1600, 1200, 400, 300, false},
+		{"road.png", "image/png", 800, 600, 400, 300, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -445,8 +445,8 @@ func TestProcessPhotoStripsMetadata(t *testing.T) {
 // same colours in each part of the picture.
 func TestProcessPhotoUpright(t *testing.T) {
 	p := mustProcess(t, mustFixture(t, "road-gps-orientation6.jpg"))
-	if p.Width != 1600 || p.Height != 1200 || p.ThumbWidth != 480 || p.ThumbHeight != 360 {
-		t.Fatalf("got %dx%d thumb %dx%d, want 1600x1200 thumb 480x360", p.Width, p.Height, p.ThumbWidth, p.ThumbHeight)
+	if p.Width != 1600 || p.Height != 1200 || p.ThumbWidth != 400 || p.ThumbHeight != 300 {
+		t.Fatalf("got %dx%d thumb %dx%d, want 1600x1200 thumb 400x300", p.Width, p.Height, p.ThumbWidth, p.ThumbHeight)
 	}
 	upright := mustDecode(t, mustFixture(t, "road-clean.jpg"), "image/jpeg")
 	want := cellMeans(upright)
@@ -509,8 +509,8 @@ func TestProcessPhotoWebPEXIF(t *testing.T) {
 	})
 	t.Run("orientation 6", func(t *testing.T) {
 		p := mustProcess(t, webpExtended(t, simple, tiffOrientation(6), 1600, 1200))
-		if p.Width != 1200 || p.Height != 1600 || p.ThumbWidth != 360 || p.ThumbHeight != 480 {
-			t.Errorf("got %dx%d thumb %dx%d, want 1200x1600 thumb 360x480", p.Width, p.Height, p.ThumbWidth, p.ThumbHeight)
+		if p.Width != 1200 || p.Height != 1600 || p.ThumbWidth != 300 || p.ThumbHeight != 400 {
+			t.Errorf("got %dx%d thumb %dx%d, want 1200x1600 thumb 300x400", p.Width, p.Height, p.ThumbWidth, p.ThumbHeight)
 		}
 	})
 }
@@ -712,13 +712,14 @@ func TestPhotoPlausibleGPS(t *testing.T) {
 
 func TestPhotoThumbSize(t *testing.T) {
 	tests := []struct{ w, h, tw, th int }{
-		{1600, 1200, 480, 360},
-		{1200, 1600, 360, 480},
-		{800, 600, 480, 360},
-		{480, 100, 480, 100},
+		{1600, 1200, 400, 300},
+		{1200, 1600, 300, 400},
+		{800, 600, 400, 300},
+		{400, 100, 400, 100},
+		{480, 100, 400, 83},
 		{10, 10, 10, 10},
-		{65535, 1, 480, 1},
-		{1, 9000, 1, 480},
+		{65535, 1, 400, 1},
+		{1, 9000, 1, 400},
 	}
 	for _, tt := range tests {
 		if tw, th := thumbSize(tt.w, tt.h); tw != tt.tw || th != tt.th {

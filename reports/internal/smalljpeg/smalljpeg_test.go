@@ -1,7 +1,8 @@
-package halfjpeg
+package smalljpeg
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -39,17 +40,17 @@ func fixtures(t testing.TB) map[string][]byte {
 	return out
 }
 
-// boxHalf shrinks img by two in each direction, each pixel the mean of the
-// (up to) four it covers: what a half-size decode should look like.
-func boxHalf(img image.Image) *image.RGBA {
+// boxShrink shrinks img by div in each direction, each pixel the mean of
+// the (up to) div² it covers: what a reduced decode should look like.
+func boxShrink(img image.Image, div int) *image.RGBA {
 	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, (b.Dx()+1)/2, (b.Dy()+1)/2))
+	out := image.NewRGBA(image.Rect(0, 0, (b.Dx()+div-1)/div, (b.Dy()+div-1)/div))
 	for y := 0; y < out.Rect.Dy(); y++ {
 		for x := 0; x < out.Rect.Dx(); x++ {
 			var r, g, bl, n uint32
-			for dy := range 2 {
-				for dx := range 2 {
-					sx, sy := b.Min.X+2*x+dx, b.Min.Y+2*y+dy
+			for dy := range div {
+				for dx := range div {
+					sx, sy := b.Min.X+div*x+dx, b.Min.Y+div*y+dy
 					if sx >= b.Max.X || sy >= b.Max.Y {
 						continue
 					}
@@ -84,45 +85,62 @@ func psnr(a, b image.Image) float64 {
 	return 10 * math.Log10(255*255/(sum/float64(n)))
 }
 
-// Every stream image/jpeg decodes, this decodes at half size, looking like
-// the full decode shrunk; every stream it refuses, this refuses.
-func TestHalfOfTheFullDecode(t *testing.T) {
+// Every stream image/jpeg decodes, this decodes at 1/2, 1/4 and 1/8 size,
+// looking like the full decode shrunk; every stream it refuses, this
+// refuses.
+func TestReducedOfTheFullDecode(t *testing.T) {
 	for name, data := range fixtures(t) {
 		t.Run(name, func(t *testing.T) {
 			full, ferr := jpeg.Decode(bytes.NewReader(data))
-			got, herr := Decode(bytes.NewReader(data))
-			if (ferr == nil) != (herr == nil) {
-				t.Fatalf("image/jpeg: %v; halfjpeg: %v", ferr, herr)
-			}
-			if ferr != nil {
-				return
-			}
-			fb := full.Bounds()
-			want := image.Rect(0, 0, (fb.Dx()+1)/2, (fb.Dy()+1)/2)
-			if got.Bounds() != want {
-				t.Fatalf("%v decoded to %v, want %v", fb, got.Bounds(), want)
-			}
-			if gm, fm := got.ColorModel(), full.ColorModel(); gm != fm {
-				t.Errorf("colour model %v, image/jpeg gives %v", gm, fm)
-			}
-			// The reference keeps the chroma planes at their full-decode
-			// resolution, while a half-size decode halves them as well
-			// (so does libjpeg's): where colour changes fast, as in the
-			// small synthetic fixtures (150×103) and above all the RGB one
-			// whose green and blue are subsampled, they differ more than
-			// in a phone photo. Phone photos: ≥ 35 dB, an excellent copy;
-			// the rest ≥ 20. A block transposed, planes swapped or the
-			// level shift lost gives under 15.
-			floor := 20.0
-			if strings.HasPrefix(name, "road") {
-				floor = 35
-			}
-			if p := psnr(got, boxHalf(full)); p < floor {
-				t.Errorf("PSNR against image/jpeg's decode halved: %.1f dB, want ≥ %.0f", p, floor)
-			} else {
-				t.Logf("%v → %v, PSNR %.1f dB", fb.Size(), want.Size(), p)
+			for _, div := range []int{2, 4, 8} {
+				got, herr := Decode(bytes.NewReader(data), div)
+				if (ferr == nil) != (herr == nil) {
+					t.Fatalf("1/%d: image/jpeg: %v; smalljpeg: %v", div, ferr, herr)
+				}
+				if ferr != nil {
+					return
+				}
+				fb := full.Bounds()
+				want := image.Rect(0, 0, (fb.Dx()+div-1)/div, (fb.Dy()+div-1)/div)
+				if got.Bounds() != want {
+					t.Fatalf("1/%d: %v decoded to %v, want %v", div, fb, got.Bounds(), want)
+				}
+				if gm, fm := got.ColorModel(), full.ColorModel(); gm != fm {
+					t.Errorf("1/%d: colour model %v, image/jpeg gives %v", div, gm, fm)
+				}
+				// The reference keeps the chroma planes at their
+				// full-decode resolution, while a reduced decode reduces
+				// them as well (so does libjpeg's): where colour changes
+				// fast, as in the small synthetic fixtures (150×103) and
+				// above all the RGB one whose green and blue are
+				// subsampled, they differ more than in a phone photo. And
+				// the box filter of the reference lets through detail the
+				// reduced IDCT drops, more so the more it reduces. Phone
+				// photos: ≥ 35 dB at 1/2, 32 at 1/4, 30 at 1/8, an
+				// excellent copy; the rest ≥ 20, 18, 16. A block
+				// transposed, planes swapped or the level shift lost gives
+				// under 15.
+				floor := map[int]float64{2: 20, 4: 18, 8: 16}[div]
+				if strings.HasPrefix(name, "road") {
+					floor = map[int]float64{2: 35, 4: 32, 8: 30}[div]
+				}
+				if p := psnr(got, boxShrink(full, div)); p < floor {
+					t.Errorf("PSNR against image/jpeg's decode reduced to 1/%d: %.1f dB, want ≥ %.0f", div, p, floor)
+				} else {
+					t.Logf("1/%d: %v → %v, PSNR %.1f dB", div, fb.Size(), want.Size(), p)
+				}
 			}
 		})
+	}
+}
+
+// A reduction the decoder has no IDCT for is refused, not guessed.
+func TestOtherReductionsRefused(t *testing.T) {
+	data := fixtures(t)["road-clean.jpg"]
+	for _, div := range []int{0, 1, 3, 16} {
+		if _, err := Decode(bytes.NewReader(data), div); err == nil {
+			t.Errorf("Decode(1/%d) answered an image", div)
+		}
 	}
 }
 
@@ -157,18 +175,20 @@ func TestOddSizes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Decode(bytes.NewReader(buf.Bytes()))
-			if err != nil {
-				t.Fatalf("%v gray=%v: %v", size, gray, err)
-			}
-			want := image.Rect(0, 0, (size.X+1)/2, (size.Y+1)/2)
-			if got.Bounds() != want {
-				t.Fatalf("%v gray=%v: decoded to %v, want %v", size, gray, got.Bounds(), want)
-			}
-			// Tiny images change colour fast from pixel to pixel, where
-			// halving the chroma planes shows most (see above).
-			if p := psnr(got, boxHalf(full)); p < 15 {
-				t.Errorf("%v gray=%v: PSNR %.1f dB, want ≥ 15", size, gray, p)
+			for _, div := range []int{2, 4, 8} {
+				got, err := Decode(bytes.NewReader(buf.Bytes()), div)
+				if err != nil {
+					t.Fatalf("%v gray=%v 1/%d: %v", size, gray, div, err)
+				}
+				want := image.Rect(0, 0, (size.X+div-1)/div, (size.Y+div-1)/div)
+				if got.Bounds() != want {
+					t.Fatalf("%v gray=%v 1/%d: decoded to %v, want %v", size, gray, div, got.Bounds(), want)
+				}
+				// Tiny images change colour fast from pixel to pixel,
+				// where reducing the chroma planes shows most (see above).
+				if p := psnr(got, boxShrink(full, div)); p < 15 {
+					t.Errorf("%v gray=%v 1/%d: PSNR %.1f dB, want ≥ 15", size, gray, div, p)
+				}
 			}
 		}
 	}
@@ -199,9 +219,9 @@ func TestDamageRefusedAlike(t *testing.T) {
 			}
 		}
 		_, ferr := jpeg.Decode(bytes.NewReader(bad))
-		_, herr := Decode(bytes.NewReader(bad))
+		_, herr := Decode(bytes.NewReader(bad), 4)
 		if (ferr == nil) != (herr == nil) {
-			t.Fatalf("case %d: image/jpeg: %v; halfjpeg: %v", i, ferr, herr)
+			t.Fatalf("case %d: image/jpeg: %v; smalljpeg: %v", i, ferr, herr)
 		}
 		if ferr != nil {
 			refused++
@@ -235,11 +255,13 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
-	b.Run("half", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := Decode(bytes.NewReader(photo)); err != nil {
-				b.Fatal(err)
+	for _, div := range []int{2, 4, 8} {
+		b.Run(fmt.Sprintf("1/%d", div), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(bytes.NewReader(photo), div); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }

@@ -2,7 +2,7 @@
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
 
-package halfjpeg
+package smalljpeg
 
 import (
 	"image"
@@ -10,9 +10,10 @@ import (
 
 // makeImg allocates and initializes the destination image.
 func (d *decoder) makeImg(mxx, myy int) {
+	side := d.red.side
 	if d.nComp == 1 {
-		m := image.NewGray(image.Rect(0, 0, half*mxx, half*myy))
-		d.img1 = m.SubImage(image.Rect(0, 0, halfOf(d.width), halfOf(d.height))).(*image.Gray)
+		m := image.NewGray(image.Rect(0, 0, side*mxx, side*myy))
+		d.img1 = m.SubImage(image.Rect(0, 0, scaled(d.width, d.div), scaled(d.height, d.div))).(*image.Gray)
 		return
 	}
 
@@ -37,13 +38,13 @@ func (d *decoder) makeImg(mxx, myy int) {
 	default:
 		panic("unreachable")
 	}
-	m := image.NewYCbCr(image.Rect(0, 0, half*h0*mxx, half*v0*myy), subsampleRatio)
-	d.img3 = m.SubImage(image.Rect(0, 0, halfOf(d.width), halfOf(d.height))).(*image.YCbCr)
+	m := image.NewYCbCr(image.Rect(0, 0, side*h0*mxx, side*v0*myy), subsampleRatio)
+	d.img3 = m.SubImage(image.Rect(0, 0, scaled(d.width, d.div), scaled(d.height, d.div))).(*image.YCbCr)
 
 	if d.nComp == 4 {
 		h3, v3 := d.comp[3].h, d.comp[3].v
-		d.blackPix = make([]byte, half*h3*mxx*half*v3*myy)
-		d.blackStride = half * h3 * mxx
+		d.blackPix = make([]byte, side*h3*mxx*side*v3*myy)
+		d.blackStride = side * h3 * mxx
 	}
 }
 
@@ -465,28 +466,29 @@ func (d *decoder) reconstructProgressiveImage() error {
 // to the image.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	qt := &d.quant[d.comp[compIndex].tq]
-	// Only the 16 coefficients the 4×4 IDCT reads are dequantized.
-	for _, zig := range lowZigs {
+	// Only the coefficients the reduced IDCT reads are dequantized.
+	side := d.red.side
+	for _, zig := range d.red.zigs {
 		b[unzig[zig]] *= qt[zig]
 	}
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
-		dst, stride = d.img1.Pix[half*(by*d.img1.Stride+bx):], d.img1.Stride
+		dst, stride = d.img1.Pix[side*(by*d.img1.Stride+bx):], d.img1.Stride
 	} else {
 		switch compIndex {
 		case 0:
-			dst, stride = d.img3.Y[half*(by*d.img3.YStride+bx):], d.img3.YStride
+			dst, stride = d.img3.Y[side*(by*d.img3.YStride+bx):], d.img3.YStride
 		case 1:
-			dst, stride = d.img3.Cb[half*(by*d.img3.CStride+bx):], d.img3.CStride
+			dst, stride = d.img3.Cb[side*(by*d.img3.CStride+bx):], d.img3.CStride
 		case 2:
-			dst, stride = d.img3.Cr[half*(by*d.img3.CStride+bx):], d.img3.CStride
+			dst, stride = d.img3.Cr[side*(by*d.img3.CStride+bx):], d.img3.CStride
 		case 3:
-			dst, stride = d.blackPix[half*(by*d.blackStride+bx):], d.blackStride
+			dst, stride = d.blackPix[side*(by*d.blackStride+bx):], d.blackStride
 		default:
 			return UnsupportedError("too many components")
 		}
 	}
-	idct4(b, dst, stride)
+	d.red.idct(b, dst, stride)
 	return nil
 }
 

@@ -2,16 +2,17 @@
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
 
-// Package halfjpeg decodes a JPEG at half its width and height, for making
-// thumbnails. It is Go's image/jpeg decoder (Go 1.26, files reader.go,
-// scan.go and huffman.go, BSD licence in LICENSE) with one change: each
-// 8×8 block is turned into 4×4 pixels by a 4-point inverse DCT of its
-// 16 lowest-frequency coefficients (idct4.go), the reduced-size IDCT that
-// libjpeg offers as scale_denom = 2 and Go's decoder does not.
+// Package smalljpeg decodes a JPEG at 1/2, 1/4 or 1/8 of its width and
+// height, for making thumbnails. It is Go's image/jpeg decoder (Go 1.26,
+// files reader.go, scan.go and huffman.go, BSD licence in LICENSE) with one
+// change: each 8×8 block is turned into 4×4, 2×2 or 1×1 pixels by a reduced
+// inverse DCT of its lowest-frequency coefficients (idct.go), the
+// reduced-size IDCT that libjpeg offers as scale_denom = 2, 4 and 8 and
+// Go's decoder does not.
 //
 // Why a copy: a report's thumbnail is made from a phone photo of about
 // 1600×1200, which image/jpeg decodes in full (about 35 ms on this
-// project's 2-core machine) only for the result to be shrunk to 480×360;
+// project's 2-core machine) only for the result to be shrunk to 400×300;
 // that decode was most of the CPU a submission costs. The decoders that
 // scale while decoding are C (libjpeg-turbo through cgo, govips) or were
 // not served by the module proxy here (github.com/m8rge/go-scaled-jpeg,
@@ -20,7 +21,7 @@
 // refuses too (tests compare both on the damaged fixtures).
 //
 // JPEG is defined in ITU-T T.81: https://www.w3.org/Graphics/JPEG/itu-t81.pdf.
-package halfjpeg
+package smalljpeg
 
 import (
 	"image"
@@ -132,6 +133,10 @@ type decoder struct {
 		nUnreadable int
 	}
 	width, height int
+	// div is what the width and height are divided by (2, 4 or 8), red
+	// how each block is reduced for it.
+	div int
+	red *reduction
 
 	img1        *image.Gray
 	img3        *image.YCbCr
@@ -781,9 +786,14 @@ func (d *decoder) convertToRGB() (image.Image, error) {
 	return img, nil
 }
 
-// Decode reads a JPEG image from r and returns it at half its width and
-// height, rounded up: a 1600×1200 photo comes back 800×600.
-func Decode(r io.Reader) (image.Image, error) {
-	var d decoder
+// Decode reads a JPEG image from r and returns it at 1/div of its width
+// and height, rounded up, for div 2, 4 or 8: a 1600×1200 photo comes back
+// 800×600, 400×300 or 200×150.
+func Decode(r io.Reader, div int) (image.Image, error) {
+	red := reductions[div]
+	if red == nil {
+		return nil, UnsupportedError("a reduction other than 1/2, 1/4 or 1/8")
+	}
+	d := decoder{div: div, red: red}
 	return d.decode(r, false)
 }
