@@ -26,9 +26,10 @@ import (
 // 3% open): an officer's queue (GET /api/v1/queue) and report submission
 // (POST /api/v1/reports, one 300 KB JPEG, a fresh Idempotency-Key each, one
 // rider per client), each at concurrency 1, 4 and 16 for
-// NUANXIN_LOAD_SECONDS (default 5) seconds. It prints requests/s, p50, p99
-// and errors (answers other than 2xx, and failed requests), and submission's
-// p50 on the empty store measured first, before the fill.
+// NUANXIN_LOAD_SECONDS (default 5) seconds. It prints requests/s, p50, p99,
+// errors (answers other than 2xx, and failed requests), the cores this
+// process kept busy and its CPU time per request, and submission's p50 on
+// the empty store measured first, before the fill.
 //
 // One iteration is the whole run; run it alone, with a timeout to match:
 //
@@ -161,19 +162,20 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 
 	var table strings.Builder
 	fmt.Fprintf(&table, "%d reports stored (%d open), %s per run, loopback\n", len(res.Reports), res.Open, d)
-	fmt.Fprintf(&table, "%-36s %11s %10s %10s %10s %7s %10s %s\n", "request", "concurrency", "requests/s", "p50", "p99", "errors", "cores busy", "thumbnails: done after the run, and reports/s counting them")
+	fmt.Fprintf(&table, "%-36s %11s %10s %10s %10s %7s %10s %10s %s\n", "request", "concurrency", "requests/s", "p50", "p99", "errors", "cores busy", "CPU/req", "thumbnails: done after the run, and reports/s counting them")
 	row := func(name string, c int, s loadStats) {
 		drain := ""
 		if s.drain > 0 {
 			drain = fmt.Sprintf("%s, %.1f/s", ms(s.drain), float64(s.requests)/(s.elapsed+s.drain).Seconds())
 		}
-		fmt.Fprintf(&table, "%-36s %11d %10.1f %10s %10s %7d %10.2f %s\n", name, c, s.rps, ms(s.p50), ms(s.p99), s.errors, s.cores, drain)
+		fmt.Fprintf(&table, "%-36s %11d %10.1f %10s %10s %7d %10.2f %10s %s\n", name, c, s.rps, ms(s.p50), ms(s.p99), s.errors, s.cores, ms(s.cpu), drain)
 	}
 	row("submission (empty store)", 1, empty)
 	for _, c := range []int{1, 4, 16} {
 		cpu := cpuTime()
 		s := runLoad(d, c, queue)
-		s.cores = (cpuTime() - cpu).Seconds() / s.elapsed.Seconds()
+		used := cpuTime() - cpu
+		s.cores, s.cpu = used.Seconds()/s.elapsed.Seconds(), used/time.Duration(max(1, s.requests))
 		row("officer queue (GET /api/v1/queue)", c, s)
 		s.report(b, fmt.Sprintf("queue-c%d", c))
 	}
@@ -195,14 +197,18 @@ func loadRun(b *testing.B, total int, d time.Duration) {
 }
 
 // runSubmissions runs submissions like runLoad, then waits for the
-// thumbnails they left (settle), and measures the cores this process kept
-// busy over both: the machine's share the submissions took, in this process
+// thumbnails they left (settle). It measures the cores this process kept
+// busy while the submissions ran, and the CPU time per submission with its
+// thumbnail: the machine's share the submissions took, in this process
 // (the client, the application and the embedded stores all run in it).
+// Cores busy near the machine's count at concurrency 1 mean that more
+// concurrency has no CPU left to use.
 func runSubmissions(a *App, d time.Duration, c int, do func(w, i int) (int, error)) loadStats {
 	cpu := cpuTime()
 	s := runLoad(d, c, do)
+	s.cores = (cpuTime() - cpu).Seconds() / s.elapsed.Seconds()
 	s.drain = settle(a)
-	s.cores = (cpuTime() - cpu).Seconds() / (s.elapsed + s.drain).Seconds()
+	s.cpu = (cpuTime() - cpu) / time.Duration(max(1, s.requests))
 	return s
 }
 
@@ -272,7 +278,8 @@ type loadStats struct {
 	p50, p99         time.Duration
 	elapsed          time.Duration // until the last request ended
 	drain            time.Duration // until the work left after the answers was done
-	cores            float64       // CPU time used over elapsed (+ drain)
+	cores            float64       // CPU time used while the requests ran, over elapsed
+	cpu              time.Duration // CPU time per request, the drain's included
 	firstErr         string
 }
 

@@ -339,7 +339,7 @@ func (s *Service) deliverAll(ctx context.Context, r Report, e Entry, again bool)
 		took   = make([]bool, len(s.consumers))
 	)
 	wg.Go(func() {
-		if err := s.syncOpen(ctx, r); err != nil {
+		if err := s.syncOpen(ctx, r, e.Seq == 1 && !again); err != nil {
 			s.log.Warn("update the open reports; will retry", "event", e.ID, "err", err)
 			return
 		}

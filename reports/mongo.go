@@ -81,7 +81,7 @@ type store struct {
 	// its own transaction and they commit one at a time, so N concurrent
 	// submissions cost one transaction per collection, not N. Each write
 	// keeps its own outcome, duplicate keys included.
-	reportIns, entryIns, pendingIns, pendingDel *storage.Joiner
+	reportIns, entryIns, openIns, pendingIns, pendingDel *storage.Joiner
 }
 
 func newStore(db *mongo.Database) *store {
@@ -92,7 +92,7 @@ func newStore(db *mongo.Database) *store {
 	// Deletes go as one DeleteMany by _id $in: the pending notes are few
 	// (submissions in flight), so even a store that scans for $in reads
 	// little.
-	s.reportIns, s.entryIns = storage.JoinInserts(s.reports), storage.JoinInserts(s.timeline)
+	s.reportIns, s.entryIns, s.openIns = storage.JoinInserts(s.reports), storage.JoinInserts(s.timeline), storage.JoinInserts(s.open)
 	s.pendingIns, s.pendingDel = storage.JoinInserts(s.pending), storage.JoinDeletes(s.pending)
 	return s
 }
@@ -285,9 +285,18 @@ func (s *store) pendingBefore(ctx context.Context, t time.Time, limit int64) ([]
 
 // syncOpen makes the open set agree with r: a copy while r is open, nothing
 // once it is closed. Writes go by _id, the one shape every store indexes.
-func (s *store) syncOpen(ctx context.Context, r Report) error {
+func (s *store) syncOpen(ctx context.Context, r Report, first bool) error {
 	var err error
-	if r.Status.Open() {
+	if first && r.Status.Open() {
+		// A report's first open copy is inserted: on the embedded store an
+		// insert is half the work of a replace, and it joins the other
+		// submissions' (openIns). A copy already there is this
+		// submission's own (a retry's, Repair's) or a newer state of the
+		// report: either way there is nothing to write.
+		if err = s.openIns.Do(ctx, r); storage.IsDuplicateKey(err) {
+			err = nil
+		}
+	} else if r.Status.Open() {
 		_, err = s.open.ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, r, options.Replace().SetUpsert(true))
 	} else {
 		_, err = s.open.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.ID}})

@@ -422,8 +422,10 @@ func (s *Service) openTick(ctx context.Context, feedErr error) {
 // syncOpen writes the report's open copy to the collection (what a new
 // instance loads from) and to this instance's model. The model takes it even
 // when the collection write fails: the report is what the timeline holds.
-func (s *Service) syncOpen(ctx context.Context, r Report) error {
-	err := s.store.syncOpen(ctx, r)
+// first says r is a submission published by its writer, whose copy is not
+// there yet.
+func (s *Service) syncOpen(ctx context.Context, r Report, first bool) error {
+	err := s.store.syncOpen(ctx, r, first)
 	s.open.put(r, s.now())
 	return err
 }

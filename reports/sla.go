@@ -190,7 +190,7 @@ func (s *Service) SweepOpen(ctx context.Context) error {
 			return err
 		}
 		if r.Seq != o.Seq || r.Status != o.Status {
-			if err := s.syncOpen(ctx, r); err != nil {
+			if err := s.syncOpen(ctx, r, false); err != nil {
 				return err
 			}
 		}
