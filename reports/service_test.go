@@ -697,6 +697,46 @@ func TestEventsRedelivered(t *testing.T) {
 	}
 }
 
+// A submission's writer is slow to publish it (stopped after its entry)
+// while an officer on another instance acknowledges the report: the
+// writer's late first copy of the open report does not replace the
+// officer's newer one.
+func TestOpenSetFirstCopyLate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	writer := f.service()
+	atEntry, release := make(chan struct{}), make(chan struct{})
+	reports.SetStopAt(writer, func(point string) {
+		if point == "entry" {
+			close(atEntry)
+			<-release
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := writer.Submit(ctx, "rider1", f.submission("k", inWest))
+		done <- err
+	}()
+	<-atEntry
+	id := reports.ReportID("rider1", "k")
+	officer := reports.Actor{ID: "o1", Role: reports.RoleOfficer}
+	if _, err := f.svc.Act(ctx, officer, id, reports.ActionInput{Action: reports.ActAcknowledge}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	writer.Wait()
+	var open reports.Report
+	if err := f.db.Collection("open_reports").FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open.Status != reports.StatusAcknowledged || open.Seq != 2 {
+		t.Errorf("open copy = %s seq %d, want the officer's acknowledged seq 2", open.Status, open.Seq)
+	}
+}
+
 // The open set holds open reports only, and the sweeper mends a stale copy.
 func TestOpenSet(t *testing.T) {
 	f := newFixture(t)
