@@ -181,7 +181,8 @@ type Service struct {
 	// submitWriters bounds the submissions writing at once (Config).
 	submitWriters chan struct{}
 	// later runs what a submission does after the answer: its thumbnails
-	// (thumbs.go) and the mark that its event is published; laterBytes is what the photos waiting for them hold; stopping, once
+	// (thumbs.go) and the mark that its event is published. laterBytes is
+	// what the photos waiting for their thumbnails hold; stopping, once
 	// closed (StopLater), sends those still waiting to Repair.
 	later      sync.WaitGroup
 	laterBytes atomic.Int64
