@@ -16,9 +16,10 @@
 // that decode was most of the CPU a submission costs. The decoders that
 // scale while decoding are C (libjpeg-turbo through cgo, govips) or were
 // not served by the module proxy here (github.com/m8rge/go-scaled-jpeg,
-// github.com/gen2brain/jpegli). Everything but the block reconstruction is
-// the standard library's code unchanged, so a stream it refuses, this
-// refuses too (tests compare both on the damaged fixtures).
+// github.com/gen2brain/jpegli). Everything but the block reconstruction
+// and the size of the image it fills is the standard library's code
+// unchanged, so a stream it refuses, this refuses too (tests compare both
+// on the damaged fixtures).
 //
 // JPEG is defined in ITU-T T.81: https://www.w3.org/Graphics/JPEG/itu-t81.pdf.
 package smalljpeg
