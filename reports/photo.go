@@ -282,11 +282,8 @@ func Thumbnail(body []byte) (thumb []byte, width, height int, err error) {
 	}
 	tw, th := thumbSize(cfg.Width, cfg.Height)
 	decode := jpeg.Decode
-	for _, div := range []int{8, 4, 2} {
-		if (cfg.Width+div-1)/div >= tw && (cfg.Height+div-1)/div >= th {
-			decode = func(r io.Reader) (image.Image, error) { return smalljpeg.Decode(r, div) }
-			break
-		}
+	if div := smalljpeg.Divisor(cfg.Width, cfg.Height, tw, th); div > 0 {
+		decode = func(r io.Reader) (image.Image, error) { return smalljpeg.Decode(r, div) }
 	}
 	img, err := decode(bytes.NewReader(body))
 	if err != nil {

@@ -787,6 +787,18 @@ func (d *decoder) convertToRGB() (image.Image, error) {
 	return img, nil
 }
 
+// Divisor returns the largest reduction Decode offers (8, 4 or 2) that
+// leaves a w×h image at least minW×minH, or 0 when even half size is too
+// small.
+func Divisor(w, h, minW, minH int) int {
+	for _, div := range []int{8, 4, 2} {
+		if scaled(w, div) >= minW && scaled(h, div) >= minH {
+			return div
+		}
+	}
+	return 0
+}
+
 // Decode reads a JPEG image from r and returns it at 1/div of its width
 // and height, rounded up, for div 2, 4 or 8: a 1600×1200 photo comes back
 // 800×600, 400×300 or 200×150.

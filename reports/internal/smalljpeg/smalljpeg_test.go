@@ -134,6 +134,22 @@ func TestReducedOfTheFullDecode(t *testing.T) {
 	}
 }
 
+// Divisor picks the largest reduction that still covers the size asked.
+func TestDivisor(t *testing.T) {
+	for _, tt := range []struct{ w, h, minW, minH, want int }{
+		{1600, 1200, 400, 300, 4},
+		{1600, 1200, 401, 300, 2},
+		{4000, 3000, 400, 300, 8},
+		{1599, 1199, 400, 300, 4}, // rounded up: 400×300
+		{700, 500, 400, 300, 0},
+		{800, 600, 400, 300, 2},
+	} {
+		if got := Divisor(tt.w, tt.h, tt.minW, tt.minH); got != tt.want {
+			t.Errorf("Divisor(%d×%d, at least %d×%d) = %d, want %d", tt.w, tt.h, tt.minW, tt.minH, got, tt.want)
+		}
+	}
+}
+
 // A reduction the decoder has no IDCT for is refused, not guessed.
 func TestOtherReductionsRefused(t *testing.T) {
 	data := fixtures(t)["road-clean.jpg"]
